@@ -1,0 +1,157 @@
+"""Learning-rate schedules as pure functions of the step ``t`` (pure Python floats).
+
+``t`` is a non-negative step counter starting at 0; whether it counts *epochs* or
+*iterations* is the caller's choice (the :class:`~nplab.solver.Solver` takes
+``lr_schedule=dict(name=..., unit="epoch" | "iteration", ...)`` and passes the 0-based
+epoch index or the 0-based global iteration index).  At ``t = 0`` every schedule
+returns ``lr0`` (``inverse_sqrt`` only with its default ``eps = 1``).
+
+=================  ==========================================  =======================
+name               value at step t                             parameters (default)
+=================  ==========================================  =======================
+``constant``       ``lr0``                                     --
+``exponential``    ``lr0 * decay**t``                          ``decay``
+``step``           ``lr0 * gamma**floor(t / step_size)``       ``step_size``, ``gamma`` (0.1)
+``cosine``         ``lr_min + 0.5*(lr0 - lr_min)*(1 + cos(pi*min(t, T)/T))``
+                                                               ``total_steps`` (T), ``lr_min`` (0)
+``linear``         ``lr0 * max(0, 1 - t / T)``                 ``total_steps`` (T)
+``inverse_sqrt``   ``lr0 / sqrt(t + eps)``                     ``eps`` (1.0)
+=================  ==========================================  =======================
+
+``inverse_sqrt`` is *not* renormalised: ``t = 0`` gives ``lr0 / sqrt(eps)``, i.e. ``lr0``
+for the default ``eps = 1`` (then ``lr0 / 2`` at ``t = 3``).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Callable
+
+__all__ = [
+    "constant",
+    "exponential",
+    "step",
+    "cosine",
+    "linear",
+    "inverse_sqrt",
+    "make_schedule",
+    "SCHEDULES",
+    "Schedule",
+]
+
+
+def _t(t) -> float:
+    try:
+        tf = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"t must be a number >= 0, got {t!r}") from None
+    if not (math.isfinite(tf) and tf >= 0):
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
+    return tf
+
+
+def _pos(name: str, value, *, allow_zero: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, "
+                         f"got {value!r}")
+    return v
+
+
+def constant(t, lr0: float) -> float:
+    """``lr0`` at every step."""
+    _t(t)
+    return _pos("lr0", lr0, allow_zero=True)
+
+
+def exponential(t, lr0: float, decay: float) -> float:
+    """``lr0 * decay**t`` (per-epoch decay when ``t`` counts epochs; CS231n ``lr_decay``)."""
+    t = _t(t)
+    return _pos("lr0", lr0, allow_zero=True) * _pos("decay", decay) ** t
+
+
+def step(t, lr0: float, step_size: float, gamma: float = 0.1) -> float:
+    """``lr0 * gamma**floor(t / step_size)`` (multiply by ``gamma`` every ``step_size`` steps)."""
+    t = _t(t)
+    s = _pos("step_size", step_size)
+    return _pos("lr0", lr0, allow_zero=True) * _pos("gamma", gamma, allow_zero=True) ** math.floor(t / s)
+
+
+def cosine(t, lr0: float, total_steps: float, lr_min: float = 0.0) -> float:
+    """Cosine annealing ``lr_min + 0.5*(lr0 - lr_min)*(1 + cos(pi * t / T))``, ``T = total_steps``;
+    ``t`` is clipped to ``T`` (so ``lr_min`` from ``T`` on)."""
+    t = _t(t)
+    T = _pos("total_steps", total_steps)
+    lr0 = _pos("lr0", lr0, allow_zero=True)
+    lr_min = _pos("lr_min", lr_min, allow_zero=True)
+    return lr_min + 0.5 * (lr0 - lr_min) * (1.0 + math.cos(math.pi * min(t, T) / T))
+
+
+def linear(t, lr0: float, total_steps: float) -> float:
+    """Linear decay to zero: ``lr0 * max(0, 1 - t / total_steps)``."""
+    t = _t(t)
+    T = _pos("total_steps", total_steps)
+    return _pos("lr0", lr0, allow_zero=True) * max(0.0, 1.0 - t / T)
+
+
+def inverse_sqrt(t, lr0: float, eps: float = 1.0) -> float:
+    """``lr0 / sqrt(t + eps)``; with the default ``eps = 1`` this is ``lr0`` at ``t = 0``
+    and ``lr0 / 2`` at ``t = 3`` (another ``eps`` gives ``lr0 / sqrt(eps)`` at ``t = 0``)."""
+    t = _t(t)
+    eps = _pos("eps", eps)
+    return _pos("lr0", lr0, allow_zero=True) / math.sqrt(t + eps)
+
+
+#: Schedule name -> function ``f(t, lr0, **params) -> float``.
+SCHEDULES: dict[str, Callable[..., float]] = {
+    "constant": constant,
+    "exponential": exponential,
+    "step": step,
+    "cosine": cosine,
+    "linear": linear,
+    "inverse_sqrt": inverse_sqrt,
+}
+
+
+class Schedule:
+    """A schedule with its parameters bound: ``Schedule(...)(t) -> float``."""
+
+    def __init__(self, name: str, fn: Callable[..., float], lr0: float, params: dict):
+        self.name = name
+        self.fn = fn
+        self.lr0 = lr0
+        self.params = dict(params)
+
+    def __call__(self, t) -> float:
+        return float(self.fn(t, self.lr0, **self.params))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Schedule({self.name!r}, lr0={self.lr0!r}{', ' if args else ''}{args})"
+
+
+def make_schedule(name: str, lr0: float, **params) -> Schedule:
+    """Bind ``lr0`` and ``params`` of the schedule ``name``; returns a callable ``t -> float``.
+
+    Raises ``ValueError`` for an unknown name, an unknown or missing parameter, or an
+    invalid value (checked once here, at ``t = 0``).
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}")
+    fn = SCHEDULES[name]
+    sig = inspect.signature(fn)
+    names = [p for p in sig.parameters if p not in ("t", "lr0")]
+    required = [p for p in names if sig.parameters[p].default is inspect.Parameter.empty]
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(f"schedule {name!r}: unknown parameter(s) {unknown}; expected {names}")
+    missing = [p for p in required if p not in params]
+    if missing:
+        raise ValueError(f"schedule {name!r}: missing required parameter(s) {missing}")
+    sched = Schedule(name, fn, lr0, params)
+    sched(0)  # validate values now, not mid-training
+    return sched

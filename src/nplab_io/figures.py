@@ -1,0 +1,35 @@
+"""Saving figures reproducibly (byte-identical for the same data) and atomically."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from nplab_io.atomic import write_bytes_atomic
+
+__all__ = ["save_figure"]
+
+
+def save_figure(fig, paths, dpi: int = 110) -> None:
+    """Save ``fig`` to each path (format from the suffix) without timestamps, then close it.
+
+    SVG ids use a fixed hash salt and no date metadata; PNG carries no creation time, so the
+    same figure gives the same bytes on every run.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    for p in paths:
+        p = Path(p)
+        fmt = p.suffix.lstrip(".").lower()
+        meta = {"svg": {"Date": None, "Creator": None},
+                "png": {"Software": None},
+                "pdf": {"CreationDate": None, "ModDate": None, "Creator": None,
+                        "Producer": None}}.get(fmt, {})
+        buf = io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "nplab", "svg.fonttype": "path"}):
+            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta)
+        write_bytes_atomic(p, buf.getvalue())
+    plt.close(fig)

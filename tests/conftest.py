@@ -1,0 +1,92 @@
+"""Shared fixtures: the repository root, the dataset mirror (real or synthetic)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MIRROR = ROOT.parent / "shared" / "datasets"
+
+
+def _is_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def real_mirror() -> Path:
+    """The offline mirror of the real datasets (../shared/datasets, or $NPLAB_MIRROR).
+
+    Under CI=true its absence is an error; elsewhere the tests that need it are skipped.
+    """
+    path = Path(os.environ.get("NPLAB_MIRROR", SHARED_MIRROR))
+    if not (path / "mnist").is_dir():
+        if _is_ci():
+            pytest.fail(f"CI=true but the dataset mirror {path} is missing")
+        pytest.skip(f"no real dataset mirror at {path} (set NPLAB_MIRROR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_mirror(tmp_path_factory) -> Path:
+    """Small datasets written in the real file formats, with their own SHA256SUMS."""
+    from nplab_io.synthetic import make_synthetic_mirror
+
+    root = tmp_path_factory.mktemp("synthetic_mirror")
+    make_synthetic_mirror(root, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def e2e_mirror(tmp_path_factory) -> tuple[Path, str]:
+    """The mirror the end-to-end tests run on: real when present (always under CI),
+    otherwise synthetic. Returns (path, kind)."""
+    path = Path(os.environ.get("NPLAB_MIRROR", SHARED_MIRROR))
+    if (path / "mnist").is_dir():
+        return path, "real"
+    if _is_ci():
+        pytest.fail(f"CI=true but the dataset mirror {path} is missing")
+    from nplab_io.synthetic import make_synthetic_mirror
+
+    root = tmp_path_factory.mktemp("synthetic_e2e_mirror")
+    make_synthetic_mirror(root, seed=0)
+    return root, "synthetic"
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the workflow of this repository with ``workdir`` as the working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          cwd=str(workdir))
+
+
+@pytest.fixture()
+def workdir(tmp_path) -> Path:
+    """A fresh working directory holding a copy of config/ (Snakefile paths are relative)."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory, e2e_mirror) -> Path:
+    """The WHOLE quick-config DAG (default target), run once per test session on the
+    e2e mirror with --cores 2. Returns the working directory (results/ inside).
+    Stage tests assert on its outputs instead of running the pipeline again."""
+    mirror, _ = e2e_mirror
+    wd = tmp_path_factory.mktemp("quick_run")
+    shutil.copytree(ROOT / "config", wd / "config")
+    res = run_snakemake(wd, "--cores", "2", "--configfile", "config/quick.yaml",
+                        "--config", f"mirror={mirror}", timeout=1800)
+    if res.returncode != 0:
+        pytest.fail("quick-config pipeline run failed:\n" + res.stderr[-4000:])
+    return wd

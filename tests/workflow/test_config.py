@@ -1,0 +1,112 @@
+"""The config schema: defaults, unknown keys, wrong values — each a one-line error."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from nplab_io.config import ConfigError, load_yaml, validate_config
+
+
+@pytest.fixture(scope="module")
+def schema(repo_root):
+    return load_yaml(repo_root / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture(scope="module")
+def full(repo_root):
+    return load_yaml(repo_root / "config" / "config.yaml")
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "quick.yaml"])
+def test_shipped_configs_are_valid(repo_root, schema, name):
+    cfg = validate_config(load_yaml(repo_root / "config" / name), schema)
+    assert cfg["data"]["cifar10"]["num_training"] > 0
+    assert cfg["features"]["hog"]["orientations"] == 9
+
+
+def test_quick_config_has_the_same_keys_as_the_full_one(repo_root):
+    def keys(d, prefix=""):
+        out = set()
+        for k, v in d.items():
+            out.add(prefix + k)
+            if isinstance(v, dict):
+                out |= keys(v, prefix + k + ".")
+        return out
+
+    full = load_yaml(repo_root / "config" / "config.yaml")
+    quick = load_yaml(repo_root / "config" / "quick.yaml")
+    assert keys(full) == keys(quick)
+
+
+def test_defaults_fill_an_empty_config(schema):
+    cfg = validate_config({}, schema)
+    assert cfg["seed"] == 0
+    assert cfg["data"]["cifar10"] == {"num_training": 49000, "num_validation": 1000,
+                                      "num_test": 1000, "num_dev": 500}
+    assert cfg["data"]["mnist"]["val_fraction"] == 0.2
+    assert cfg["features"]["hue_bins"] == 10
+    assert cfg["data"]["mirror"] is None
+
+
+def test_mirror_shortcut_sets_data_mirror(schema):
+    cfg = validate_config({"mirror": "../shared/datasets"}, schema)
+    assert cfg["data"]["mirror"] == "../shared/datasets"
+
+
+def _set(cfg, dotted, value):
+    cfg = copy.deepcopy(cfg)
+    *head, last = dotted.split(".")
+    node = cfg
+    for k in head:
+        node = node.setdefault(k, {})
+    node[last] = value
+    return cfg
+
+
+BAD = [
+    # (key, value, words the message must contain)
+    ("colour", 1, ["unknown key colour"]),
+    ("data.cifar10.num_trainig", 5, ["unknown key data.cifar10.num_trainig", "num_training"]),
+    ("seed", "zero", ["seed", "expected an integer", "'zero'"]),
+    ("seed", -1, ["seed", ">= 0"]),
+    ("data.timeout", 0, ["data.timeout", "> 0"]),
+    ("data.retries", 1.5, ["data.retries", "integer"]),
+    ("data.cifar10.num_training", 60000, ["data.cifar10.num_training", "<= 50000", "60000"]),
+    ("data.cifar10.num_validation", 2000, ["num_training + data.cifar10.num_validation",
+                                           "50000"]),
+    ("data.cifar10.num_dev", 49001, ["data.cifar10.num_dev", "num_training"]),
+    ("data.mnist.val_fraction", 1.5, ["data.mnist.val_fraction", "< 1"]),
+    ("data.mnist.num_test", 0, ["data.mnist.num_test", ">= 1"]),
+    ("features.hog.block_norm", "L3", ["features.hog.block_norm", "one of"]),
+    ("features.hue_bins", 1, ["features.hue_bins", ">= 2"]),
+    ("figures.formats", [], ["figures.formats", "at least 1"]),
+    ("figures.formats", ["png", "gif"], ["figures.formats[1]", "one of"]),
+    ("data.mirror", "", ["data.mirror", "at least 1 character"]),
+    ("data", [1, 2], ["data", "expected a mapping"]),
+]
+
+
+@pytest.mark.parametrize("key,value,words", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
+def test_bad_values_give_one_clear_line(schema, full, key, value, words):
+    with pytest.raises(ConfigError) as info:
+        validate_config(_set(full, key, value), schema, source="config/config.yaml")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("config error (config/config.yaml):")
+    for w in words:
+        assert w in msg, f"{w!r} not in {msg!r}"
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  mirror: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml \(line \d+"):
+        load_yaml(bad)
+
+
+def test_validation_does_not_mutate_the_input(schema):
+    cfg = {"data": {"cifar10": {"num_dev": 10}}}
+    before = copy.deepcopy(cfg)
+    validate_config(cfg, schema)
+    assert cfg == before

@@ -1,0 +1,143 @@
+# Data stage: download (verified), parse, split, preprocess, figures.
+
+
+rule download:
+    """Fetch one raw file (canonical hosts or the configured mirror), verify its checksum
+    before it is renamed into place, and record where it came from."""
+    output:
+        file=f"{RESULTS}/data/raw/{{dataset}}/{{filename}}",
+        provenance=f"{RESULTS}/data/raw/{{dataset}}/{{filename}}.provenance.json",
+    wildcard_constraints:
+        filename=r"[A-Za-z0-9_.-]+\.(gz|tar\.gz)",
+    params:
+        timeout=config["data"]["timeout"],
+        retries=config["data"]["retries"],
+        backoff=config["data"]["backoff"],
+    log:
+        f"{LOGS}/download/{{dataset}}/{{filename}}.log",
+    benchmark:
+        f"{BENCH}/download/{{dataset}}/{{filename}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=300,
+        runtime=30,
+    retries: 0
+    script:
+        "../scripts/download.py"
+
+
+rule load_dataset:
+    """Parse the verified raw files (IDX for MNIST, the CIFAR-10 binary batches) into one
+    compressed .npz (uint8 images, int64 labels) plus a provenance JSON."""
+    input:
+        files=lambda wc: raw_files(wc.dataset),
+        provenance=lambda wc: [f + ".provenance.json" for f in raw_files(wc.dataset)],
+    output:
+        npz=f"{RESULTS}/data/{{dataset}}.npz",
+        provenance=f"{RESULTS}/data/{{dataset}}.provenance.json",
+    log:
+        f"{LOGS}/load_dataset/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/load_dataset/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2500,
+        runtime=15,
+    script:
+        "../scripts/load_dataset.py"
+
+
+rule split:
+    """Train/val/test(/dev) split as in the spec; flattened uint8 images, int64 labels."""
+    input:
+        npz=f"{RESULTS}/data/{{dataset}}.npz",
+    output:
+        npz=f"{RESULTS}/prep/{{dataset}}/split.npz",
+        meta=f"{RESULTS}/prep/{{dataset}}/split.json",
+    params:
+        seed=config["seed"],
+        split=lambda wc: config["data"][wc.dataset],
+    log:
+        f"{LOGS}/split/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/split/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/split.py"
+
+
+rule mean_image:
+    """The mean image of the TRAIN split only (float64), used to centre every split."""
+    input:
+        npz=f"{RESULTS}/prep/{{dataset}}/split.npz",
+    output:
+        npz=f"{RESULTS}/prep/{{dataset}}/mean_image.npz",
+    log:
+        f"{LOGS}/mean_image/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/mean_image/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    script:
+        "../scripts/mean_image.py"
+
+
+rule preprocess:
+    """float32 design matrices: 'pixels' (raw 0-255), 'centered' (train mean image
+    subtracted), 'centered_bias' (plus a constant-1 column), 'scaled' (MNIST: [0,1],
+    one-hot labels)."""
+    input:
+        npz=f"{RESULTS}/prep/{{dataset}}/split.npz",
+        mean=f"{RESULTS}/prep/{{dataset}}/mean_image.npz",
+    output:
+        npz=f"{RESULTS}/prep/{{dataset}}/{{variant}}.npz",
+        meta=f"{RESULTS}/prep/{{dataset}}/{{variant}}.json",
+    wildcard_constraints:
+        variant="pixels|centered|centered_bias|scaled",
+    log:
+        f"{LOGS}/preprocess/{{dataset}}/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/preprocess/{{dataset}}/{{variant}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    script:
+        "../scripts/preprocess.py"
+
+
+rule data_figures:
+    """A grid of random training images per class and the mean image."""
+    input:
+        npz=f"{RESULTS}/prep/{{dataset}}/split.npz",
+        mean=f"{RESULTS}/prep/{{dataset}}/mean_image.npz",
+        provenance=f"{RESULTS}/data/{{dataset}}.provenance.json",
+    output:
+        samples=report(
+            expand(f"{RESULTS}/figures/data/{{{{dataset}}}}_samples.{{fmt}}", fmt=FIG_FORMATS),
+            caption="../../report/captions/data_samples.rst",
+            category="Data",
+        ),
+        mean=report(
+            expand(f"{RESULTS}/figures/data/{{{{dataset}}}}_mean_image.{{fmt}}", fmt=FIG_FORMATS),
+            caption="../../report/captions/data_mean_image.rst",
+            category="Data",
+        ),
+    params:
+        seed=config["seed"],
+        per_class=config["figures"]["samples_per_class"],
+    log:
+        f"{LOGS}/data_figures/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/data_figures/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/data_figures.py"

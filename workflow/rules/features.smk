@@ -1,0 +1,26 @@
+# Image features (CIFAR-10): HOG + HSV hue histogram, standardised with TRAIN statistics.
+
+
+rule features:
+    """HOG (scikit-image) + hue histogram for every image of the splits, computed in
+    parallel chunks within the rule's threads; standardised with the train split's mean
+    and std, then a bias column appended."""
+    input:
+        npz=f"{RESULTS}/prep/cifar10/split.npz",
+    output:
+        npz=f"{RESULTS}/features/cifar10/features.npz",
+        meta=f"{RESULTS}/features/cifar10/features.json",
+    params:
+        hog=config["features"]["hog"],
+        hue_bins=config["features"]["hue_bins"],
+        chunk_size=config["features"]["chunk_size"],
+    log:
+        f"{LOGS}/features/cifar10.log",
+    benchmark:
+        f"{BENCH}/features/cifar10.tsv"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/features.py"

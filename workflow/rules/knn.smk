@@ -1,0 +1,303 @@
+# k-nearest neighbours on raw CIFAR-10 pixels (spec: "k-nearest neighbours"):
+#   the course protocol on a subsample (three L2 distance methods, 5-fold CV over k, the
+#   distance-matrix image), the full train split with L1 and L2 (one job each), and the
+#   evidence for questions knn-1, knn-2 (one job per transform) and knn-3.
+# Resources (mem_mb, runtime in minutes) are sized from results/benchmarks/knn/ and the
+# peak RSS the full jobs record, measured on a full-config run on 2 cores, with headroom:
+# the heaviest jobs are knn_full (L1: ~25 s on 2 threads, ~0.9 GB peak; L2: ~5 s) and
+# knn_course_methods (two loops ~10-18 s + one loop ~12 s); everything else takes seconds.
+
+KNN = config["knn"]
+KNN_DIR = f"{RESULTS}/knn"
+KNN_FIG = f"{RESULTS}/figures/knn"
+KNN_BUDGET = int(KNN["memory_budget_mb"]) * 2**20
+# knn-2: the raw pixels and the five transforms (see workflow/scripts/knn_transform.py)
+KNN_TRANSFORMS = ["raw", "global_mean", "pixel_mean", "global_mean_std", "pixel_mean_std",
+                  "rot90"]
+KNN_QUESTIONS = ["knn-1", "knn-2", "knn-3"]
+
+
+def knn_figs(name):
+    return expand(f"{KNN_FIG}/{name}.{{fmt}}", fmt=FIG_FORMATS)
+
+
+def knn_targets():
+    """The kNN stage's final outputs (registered in STAGE_TARGETS for rule all)."""
+    out = [
+        f"{KNN_DIR}/course_methods.csv",
+        f"{KNN_DIR}/course_methods.json",
+        f"{KNN_DIR}/course_cv.csv",
+        f"{KNN_DIR}/course_cv_summary.csv",
+        f"{KNN_DIR}/course_best.json",
+        f"{KNN_DIR}/full_train.csv",
+        f"{KNN_DIR}/timing.csv",
+        f"{KNN_DIR}/transforms.csv",
+    ]
+    out += [f"{RESULTS}/questions/{q}.json" for q in KNN_QUESTIONS]
+    for name in ["distance_matrix", "course_cv", "full_train"] + KNN_QUESTIONS:
+        out += knn_figs(name)
+    return out
+
+
+STAGE_TARGETS.append(knn_targets)
+
+
+rule knn_course_data:
+    """The course's subsample: the first num_train train / num_test test images of the
+    splits (or a seeded random subset), uint8, with their dataset indices."""
+    input:
+        npz=f"{RESULTS}/prep/cifar10/split.npz",
+        provenance=f"{RESULTS}/data/cifar10.provenance.json",
+    output:
+        npz=f"{KNN_DIR}/course_data.npz",
+        meta=f"{KNN_DIR}/course_data.json",
+    params:
+        course=KNN["course"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/knn/course_data.log",
+    benchmark:
+        f"{BENCH}/knn/course_data.tsv"
+    threads: 1
+    resources:
+        mem_mb=600,
+        runtime=3,
+    script:
+        "../scripts/knn_course_data.py"
+
+
+rule knn_course_methods:
+    """L2 distances three ways (two loops, one loop, no loops; float64 as in the course):
+    seconds and Frobenius agreement; test accuracy for eval_ks; the distance-matrix image."""
+    input:
+        npz=f"{KNN_DIR}/course_data.npz",
+    output:
+        csv=f"{KNN_DIR}/course_methods.csv",
+        json=f"{KNN_DIR}/course_methods.json",
+        fig=knn_figs("distance_matrix"),
+    params:
+        eval_ks=KNN["course"]["eval_ks"],
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/course_methods.log",
+    benchmark:
+        f"{BENCH}/knn/course_methods.tsv"
+    priority: 10  # the longest single-threaded job: start it first, beside the short ones
+    threads: 1
+    resources:
+        mem_mb=800,
+        runtime=5,
+    script:
+        "../scripts/knn_course_methods.py"
+
+
+rule knn_course_cv:
+    """num_folds-fold cross-validation over cv_ks (L2) on the course's training subsample:
+    tidy fold accuracies, mean/std per k, the scatter + error-bar plot."""
+    input:
+        npz=f"{KNN_DIR}/course_data.npz",
+    output:
+        csv=f"{KNN_DIR}/course_cv.csv",
+        summary=f"{KNN_DIR}/course_cv_summary.csv",
+        fig=knn_figs("course_cv"),
+    params:
+        ks=KNN["course"]["cv_ks"],
+        num_folds=KNN["course"]["num_folds"],
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/course_cv.log",
+    benchmark:
+        f"{BENCH}/knn/course_cv.tsv"
+    threads: 1
+    resources:
+        mem_mb=700,
+        runtime=3,
+    script:
+        "../scripts/knn_course_cv.py"
+
+
+rule knn_course_best:
+    """The best k of the cross-validation (ties -> smallest k), retrained on the whole
+    training subsample and evaluated once on the test subsample."""
+    input:
+        npz=f"{KNN_DIR}/course_data.npz",
+        summary=f"{KNN_DIR}/course_cv_summary.csv",
+    output:
+        json=f"{KNN_DIR}/course_best.json",
+    params:
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/course_best.log",
+    benchmark:
+        f"{BENCH}/knn/course_best.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=2,
+    script:
+        "../scripts/knn_course_best.py"
+
+
+rule knn_full:
+    """The whole train split vs the first num_test test images, one metric per job,
+    distances chunked within memory_budget_mb; accuracy for every k, seconds, peak RSS."""
+    input:
+        npz=f"{RESULTS}/prep/cifar10/split.npz",
+        provenance=f"{RESULTS}/data/cifar10.provenance.json",
+    output:
+        csv=f"{KNN_DIR}/full_{{metric}}.csv",
+        json=f"{KNN_DIR}/full_{{metric}}.json",
+    wildcard_constraints:
+        metric="l1|l2",
+    params:
+        full=KNN["full"],
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/full_{{metric}}.log",
+    benchmark:
+        f"{BENCH}/knn/full_{{metric}}.tsv"
+    threads: KNN["full"]["threads"]
+    resources:
+        mem_mb=1600,
+        runtime=5,
+    script:
+        "../scripts/knn_full.py"
+
+
+rule knn_full_table:
+    """One table (metric, k, test accuracy, seconds, peak memory) and its figure."""
+    input:
+        csv=expand(f"{KNN_DIR}/full_{{metric}}.csv", metric=KNN["full"]["metrics"]),
+    output:
+        csv=f"{KNN_DIR}/full_train.csv",
+        fig=knn_figs("full_train"),
+    log:
+        f"{LOGS}/knn/full_table.log",
+    benchmark:
+        f"{BENCH}/knn/full_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=300,
+        runtime=2,
+    script:
+        "../scripts/knn_full_table.py"
+
+
+rule knn_transform:
+    """knn-2: L1 1-NN predictions on the course subsample after one preprocessing
+    transform (statistics from the training subsample), one job per transform."""
+    input:
+        npz=f"{KNN_DIR}/course_data.npz",
+    output:
+        npz=f"{KNN_DIR}/transforms/{{transform}}.npz",
+    wildcard_constraints:
+        transform="|".join(KNN_TRANSFORMS),
+    params:
+        dtype=KNN["questions"]["transform_dtype"],
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/transform_{{transform}}.log",
+    benchmark:
+        f"{BENCH}/knn/transform_{{transform}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=3,
+    script:
+        "../scripts/knn_transform.py"
+
+
+rule knn_timing:
+    """knn-3: seconds to fit and to classify timing_num_test images (L2, k=1) against
+    training sets of growing size (best of timing_repeats)."""
+    input:
+        npz=f"{RESULTS}/prep/cifar10/split.npz",
+    output:
+        csv=f"{KNN_DIR}/timing.csv",
+    params:
+        q=KNN["questions"],
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/timing.log",
+    benchmark:
+        f"{BENCH}/knn/timing.tsv"
+    threads: 1
+    resources:
+        mem_mb=1200,
+        runtime=3,
+    script:
+        "../scripts/knn_timing.py"
+
+
+rule question_knn_1:
+    """Evidence for knn-1: the test row / train column of the distance matrix with the
+    largest mean distance, their brightness and contrast vs the data's averages."""
+    input:
+        npz=f"{KNN_DIR}/course_data.npz",
+        methods=f"{KNN_DIR}/course_methods.json",
+        matrix=knn_figs("distance_matrix"),
+    output:
+        json=f"{RESULTS}/questions/knn-1.json",
+        fig=knn_figs("knn-1"),
+    params:
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/question_knn-1.log",
+    benchmark:
+        f"{BENCH}/knn/question_knn-1.tsv"
+    threads: 1
+    resources:
+        mem_mb=800,
+        runtime=2,
+    script:
+        "../scripts/knn_question_1.py"
+
+
+rule question_knn_2:
+    """Evidence for knn-2: for each transform, the fraction of L1 1-NN predictions that
+    changed (and how many of those changes are exact ties in the raw distances)."""
+    input:
+        npz=expand(f"{KNN_DIR}/transforms/{{transform}}.npz", transform=KNN_TRANSFORMS),
+        data=f"{KNN_DIR}/course_data.npz",
+    output:
+        json=f"{RESULTS}/questions/knn-2.json",
+        csv=f"{KNN_DIR}/transforms.csv",
+        fig=knn_figs("knn-2"),
+    params:
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/question_knn-2.log",
+    benchmark:
+        f"{BENCH}/knn/question_knn-2.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=2,
+    script:
+        "../scripts/knn_question_2.py"
+
+
+rule question_knn_3:
+    """Evidence for knn-3: train and test error of 1-NN vs 5-NN, prediction time vs
+    training-set size, and whether class regions are convex (a linear boundary would
+    make them so) along segments between same-class training images."""
+    input:
+        npz=f"{KNN_DIR}/course_data.npz",
+        timing=f"{KNN_DIR}/timing.csv",
+    output:
+        json=f"{RESULTS}/questions/knn-3.json",
+        fig=knn_figs("knn-3"),
+    params:
+        q=KNN["questions"],
+        seed=config["seed"],
+        budget=KNN_BUDGET,
+    log:
+        f"{LOGS}/knn/question_knn-3.log",
+    benchmark:
+        f"{BENCH}/knn/question_knn-3.tsv"
+    threads: 1
+    resources:
+        mem_mb=800,
+        runtime=3,
+    script:
+        "../scripts/knn_question_3.py"

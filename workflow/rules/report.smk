@@ -1,0 +1,47 @@
+# The lab report: one self-contained HTML file, built last from every stage's outputs.
+
+
+def report_inputs():
+    """Every other stage's final targets (this file is included last)."""
+    return all_targets()
+
+
+rule report:
+    """results/report/lab_report.html: every section, table, figure and answered question."""
+    input:
+        results=report_inputs(),
+        template=f"{REPO}/report/templates/lab_report.html.j2",
+        css=f"{REPO}/report/templates/report.css",
+        sections=f"{REPO}/report/sections.yaml",
+        questions=f"{REPO}/report/questions.yaml",
+        anchors=f"{REPO}/report/reference/anchors.csv",
+        seed_results=f"{REPO}/report/reference/seed_results.csv",
+    output:
+        html=report(
+            f"{RESULTS}/report/lab_report.html",
+            caption="../../report/captions/lab_report.rst",
+            category="Lab report",
+        ),
+    params:
+        results=RESULTS,
+        root=workflow.basedir,
+        spec_dir=f"{REPO}/report/reference",
+        config=config,
+        max_rows=40,
+    log:
+        f"{LOGS}/report/report.log",
+    benchmark:
+        f"{BENCH}/report/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    script:
+        "../scripts/report.py"
+
+
+def report_targets():
+    return [f"{RESULTS}/report/lab_report.html"]
+
+
+STAGE_TARGETS.append(report_targets)

@@ -1,0 +1,48 @@
+"""One table of the full-train kNN runs (every metric) and a figure of accuracy vs k."""
+import csv
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nplab_io.atomic import write_text_atomic  # noqa: E402
+from nplab_io.figures import save_figure  # noqa: E402
+from nplab_io.jobs import run_job  # noqa: E402
+
+REFERENCE_1NN = {"l1": 0.386, "l2": 0.354}
+
+
+def main(sm, log):
+    rows = []
+    for path in sm.input.csv:
+        with open(path, newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError("no full-train kNN rows to tabulate")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text_atomic(sm.output.csv, buf.getvalue())
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for i, metric in enumerate(sorted({r["metric"] for r in rows})):
+        sub = sorted((r for r in rows if r["metric"] == metric), key=lambda r: int(r["k"]))
+        ks = [int(r["k"]) for r in sub]
+        acc = [float(r["test_acc"]) for r in sub]
+        ax.plot(ks, acc, marker="o", color=f"C{i}",
+                label=f"{metric.upper()} ({float(sub[0]['seconds']):.0f} s)")
+        ax.axhline(REFERENCE_1NN[metric], color=f"C{i}", ls=":", lw=1,
+                   label=f"{metric.upper()} 1-NN, course notes")
+    ax.set_xlabel("k")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"kNN, {rows[0]['n_train']} train vs {rows[0]['n_test']} test images",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(fig, sm.output.fig)
+    log.info("%d rows", len(rows))
+
+
+run_job(snakemake, main)  # noqa: F821
