@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pandas as pd
 import yaml
 
@@ -228,7 +229,9 @@ def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
         return out
     ev = _read_json(path)
     try:
-        text = env.from_string(q["answer"]).render(ev=ev).strip()
+        # rendered with autoescape: evidence values are escaped, the template's own markup
+        # (entities such as &lt;) is kept, so the page must not escape it a second time
+        text = markupsafe.Markup(env.from_string(q["answer"]).render(ev=ev).strip())
     except Exception as exc:  # a template/evidence mismatch must not break the report
         text = (f"(The prepared answer could not be rendered: {type(exc).__name__}.) "
                 + _generic(ev))

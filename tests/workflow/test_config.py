@@ -25,7 +25,10 @@ def test_shipped_configs_are_valid(repo_root, schema, name):
     assert cfg["features"]["hog"]["orientations"] == 9
 
 
-def test_quick_config_has_the_same_keys_as_the_full_one(repo_root):
+def test_quick_config_is_an_overlay_of_the_full_one(repo_root):
+    """quick.yaml is merged over config.yaml (Snakemake's --configfile): it may only
+    override keys the full config has, and it must shrink the run through `limits`
+    while inheriting the experiment tables (same DAG)."""
     def keys(d, prefix=""):
         out = set()
         for k, v in d.items():
@@ -36,7 +39,9 @@ def test_quick_config_has_the_same_keys_as_the_full_one(repo_root):
 
     full = load_yaml(repo_root / "config" / "config.yaml")
     quick = load_yaml(repo_root / "config" / "quick.yaml")
-    assert keys(full) == keys(quick)
+    assert keys(quick) - keys(full) == set()
+    assert "experiments" not in quick and full["experiments"]
+    assert quick["limits"]["max_train"] and not full["limits"]["max_train"]
 
 
 def test_defaults_fill_an_empty_config(schema):

@@ -93,6 +93,22 @@ def test_user_text_is_escaped_and_missing_evidence_is_said(tmp_path):
     assert "2.302" in p.text_by_id["softmax-1"]
 
 
+def test_answer_templates_interpolate_evidence_and_escape_it_exactly_once(tmp_path):
+    res = tmp_path / "results"
+    (res / "questions").mkdir(parents=True)
+    ev = {"id": "softmax-1", "num_classes": 10, "expected_loss": 2.302585093, "N": 500,
+          "split": "dev", "measured_loss": 2.3391, "abs_diff": 0.0365,
+          "mean_prob_correct": 0.0988, "finding": "p <i>is</i> small", "figures": []}
+    (res / "questions" / "softmax-1.json").write_text(json.dumps(ev))
+    html = _build(res)
+    text = _parse(html).text_by_id["softmax-1"]
+    # numbers come from the evidence file, formatted by the template
+    assert "2.339" in text and "500 dev rows" in text and "0.0988" in text
+    # evidence markup is escaped once: shown as text, neither live HTML nor double-escaped
+    assert "<i>is</i>" not in html and "&lt;i&gt;is&lt;/i&gt;" in html and "&amp;lt;" not in html
+    assert "p <i>is</i> small" in text
+
+
 def test_every_question_of_the_spec_is_in_the_report_config():
     spec = (ROOT.parent / "shared" / "spec" / "questions.md")
     qs = yaml.safe_load((REPORT / "questions.yaml").read_text())["questions"]
