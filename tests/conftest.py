@@ -81,9 +81,14 @@ def workdir(tmp_path) -> Path:
 def quick_run(tmp_path_factory, e2e_mirror) -> Path:
     """The WHOLE quick-config DAG (default target), run once per test session on the
     e2e mirror with --cores 2. Returns the working directory (results/ inside).
-    Stage tests assert on its outputs instead of running the pipeline again."""
+    Stage tests assert on its outputs instead of running the pipeline again.
+    NPLAB_QUICK_RUN_DIR=<dir> (development only) brings that directory up to date instead
+    of starting from scratch."""
     mirror, _ = e2e_mirror
-    wd = tmp_path_factory.mktemp("quick_run")
+    reuse = os.environ.get("NPLAB_QUICK_RUN_DIR")
+    wd = Path(reuse) if reuse else tmp_path_factory.mktemp("quick_run")
+    if reuse:
+        shutil.rmtree(wd / "config", ignore_errors=True)
     shutil.copytree(ROOT / "config", wd / "config")
     res = run_snakemake(wd, "--cores", "2", "--configfile", "config/quick.yaml",
                         "--config", f"mirror={mirror}", timeout=1800)

@@ -117,6 +117,9 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
         t = html_table(df[cols], max_rows)
         t["title"] = name.replace("_", " ")
         t["path"] = str(p.relative_to(results))
+        t["runs"] = len(df)
+        t["diverged"] = ([str(v) for v in df.loc[df["diverged"].astype(str) == "True", "variant"]]
+                         if "diverged" in df.columns else [])
         best = results / "experiments" / name / "best.json"
         if best.exists():
             b = _read_json(best)
@@ -128,8 +131,14 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
 
 # --------------------------------------------------------------------------- sections
 def comparison_rows(results: Path, spec_dir: Path, rows) -> pd.DataFrame:
-    """Our number beside the reference (anchors.csv) and the write-up's (seed_results.csv)."""
+    """Our number beside the reference (anchors.csv) and the write-up's (seed_results.csv).
+
+    Each row of a section's ``comparison:`` list names where our number is (``file`` +
+    ``key`` for JSON, or ``file`` + optional ``query`` + ``column`` for CSV), the anchor
+    model, and optionally ``writeup:`` — column/value pairs selecting a seed_results row."""
     anchors = pd.read_csv(spec_dir / "anchors.csv")
+    seeds_path = spec_dir / "seed_results.csv"
+    seeds = pd.read_csv(seeds_path, dtype=str) if seeds_path.exists() else pd.DataFrame()
     out = []
     for r in rows or []:
         ours = None
@@ -146,10 +155,18 @@ def comparison_rows(results: Path, spec_dir: Path, rows) -> pd.DataFrame:
                     df = df.query(r["query"])
                 ours = float(df[r["column"]].iloc[0]) if len(df) else None
         ref = anchors[anchors["model"] == r.get("anchor")]
+        writeup = ""
+        if r.get("writeup") and len(seeds):
+            sel = seeds
+            for col, want in r["writeup"].items():
+                sel = sel[sel[col] == str(want)]
+            if len(sel):
+                writeup = f"{pct(float(sel['test_acc'].iloc[0]))} ({sel['source'].iloc[0]})"
         out.append({
             "model": r["model"],
             "ours": pct(ours) if ours is not None else "not run",
             "our protocol": r.get("protocol", ""),
+            "write-up": writeup,
             "reference": pct(float(ref["value"].iloc[0])) if len(ref) else "",
             "reference protocol": (f"{ref['reference'].iloc[0]}, {ref['protocol'].iloc[0]} "
                                    f"({ref['source'].iloc[0]})") if len(ref) else "",

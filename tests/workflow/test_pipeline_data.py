@@ -44,7 +44,7 @@ def data_run(tmp_path_factory, e2e_mirror):
     mirror, kind = e2e_mirror
     wd = tmp_path_factory.mktemp("e2e_data")
     shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(wd, "--cores", "2", "--configfile", "config/quick.yaml",
+    res = run_snakemake(wd, "data", "--cores", "2", "--configfile", "config/quick.yaml",
                         "--config", f"mirror={mirror}")
     assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
     return wd, kind, res
@@ -104,9 +104,10 @@ def test_splits_and_preprocessing(data_run):
         assert np.isfinite(f["X_test"]).all()
 
 
-def test_second_run_has_nothing_to_do(data_run):
-    wd, _, _ = data_run
-    res = run_snakemake(wd, "-n", "--cores", "2", "--configfile", "config/quick.yaml")
+def test_second_run_has_nothing_to_do(quick_run):
+    """After the whole quick DAG, a second invocation (even without the mirror setting,
+    the verified downloads being there) has nothing to do."""
+    res = run_snakemake(quick_run, "-n", "--cores", "2", "--configfile", "config/quick.yaml")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Nothing to be done" in res.stdout + res.stderr
 

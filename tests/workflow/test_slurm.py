@@ -14,9 +14,7 @@ runs something else, e.g. the whole default target on a bigger machine.
 """
 from __future__ import annotations
 
-import csv
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -26,19 +24,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
+from compare_outputs import compare_trees, outputs
 from conftest import ROOT, _is_ci
 
 PROFILE = ROOT / "profiles" / "slurm"
-# Outputs that legitimately differ between two runs (timings, per-run logs).
-VOLATILE_DIRS = {"logs", "benchmarks"}
-# JSON keys ignored when two JSON files differ in bytes (provenance/timing fields).
-VOLATILE_JSON_KEY = re.compile(
-    r"(^|_)(time|times|timestamp|date|datetime|elapsed|seconds|secs|duration|wall|"
-    r"started|finished|created|written_at|host|hostname|node|pid|user)($|_)", re.I)
 # A fixed slice of the quick config's default target `all` (see the module docstring).
 SLICE = [
     *[f"results/prep/{p}.npz" for p in ("cifar10/pixels", "cifar10/centered",
@@ -148,46 +140,6 @@ def _run(workdir: Path, extra: list[str], mirror: Path, env: dict | None = None,
     return res, time.monotonic() - t0
 
 
-def _outputs(results: Path) -> dict[str, Path]:
-    out = {}
-    for p in sorted(results.rglob("*")):
-        rel = p.relative_to(results)
-        if p.is_file() and rel.parts[0] not in VOLATILE_DIRS:
-            out[rel.as_posix()] = p
-    return out
-
-
-def _strip_volatile(obj):
-    if isinstance(obj, dict):
-        return {k: _strip_volatile(v) for k, v in obj.items()
-                if not VOLATILE_JSON_KEY.search(str(k))}
-    if isinstance(obj, list):
-        return [_strip_volatile(v) for v in obj]
-    return obj
-
-
-def _csv_without_volatile_columns(path: Path) -> list[list[str]]:
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        return rows
-    keep = [i for i, h in enumerate(rows[0]) if not VOLATILE_JSON_KEY.search(h)]
-    return [[r[i] for i in keep if i < len(r)] for r in rows]
-
-
-def _npz_equal(a: Path, b: Path) -> bool:
-    with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
-        if sorted(za.files) != sorted(zb.files):
-            return False
-        for k in za.files:
-            x, y = za[k], zb[k]
-            if x.dtype != y.dtype or x.shape != y.shape:
-                return False
-            if not np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"):
-                return False
-    return True
-
-
 def _finished(text: str) -> list[tuple[int, str]]:
     return [(int(j), r) for j, r in re.findall(r"Finished jobid: (\d+) \(Rule: (\w+)\)", text)]
 
@@ -254,28 +206,14 @@ def test_quick_config_through_slurm_matches_local_run(slurm_cluster, e2e_mirror,
         assert re.search(rf"_job_complete: JobId={sid} WEXITSTATUS 0\b", ctld), sid
 
     # -- and produced exactly the same files -----------------------------------------
-    a, b = _outputs(wd_local / "results"), _outputs(wd_slurm / "results")
+    a, b = outputs(wd_local / "results"), outputs(wd_slurm / "results")
     assert sorted(a) == sorted(b)
     data = [k for k in a if k.endswith((".npz", ".csv", ".json"))]
     assert any(k.endswith(".npz") for k in data) and any(k.endswith(".json") for k in data)
     # Every file must be byte-identical, except: timing/provenance fields of .json and
     # .csv files (compared without them), and .npz files whose arrays are all equal
     # (zip metadata only; reported as a warning, they are meant to be byte-identical).
-    timing_only, npz_metadata_only, differ = [], [], []
-    for rel, pa in a.items():
-        pb = b[rel]
-        if pa.read_bytes() == pb.read_bytes():
-            continue
-        if rel.endswith(".npz") and _npz_equal(pa, pb):
-            npz_metadata_only.append(rel)
-        elif rel.endswith(".json") and (_strip_volatile(json.loads(pa.read_text()))
-                                        == _strip_volatile(json.loads(pb.read_text()))):
-            timing_only.append(rel)
-        elif rel.endswith(".csv") and (_csv_without_volatile_columns(pa)
-                                       == _csv_without_volatile_columns(pb)):
-            timing_only.append(rel)
-        else:
-            differ.append(rel)
+    differ, timing_only, npz_metadata_only = compare_trees(a, b)
     assert not differ, f"outputs differ between the local and the SLURM run: {differ}"
     print(f"{len(a)} output files compared: {len(a) - len(timing_only) - len(npz_metadata_only)}"
           f" byte-identical, {len(timing_only)} equal but for timing fields")

@@ -141,3 +141,10 @@ rule data_figures:
         runtime=10,
     script:
         "../scripts/data_figures.py"
+
+
+rule data:
+    """Every output of the data stage (downloads, splits, preprocessing, features, figures):
+    `snakemake data`."""
+    input:
+        data_targets(),

@@ -73,6 +73,11 @@ def weights_grid(sm, tabs):
         W1 = z["W1"].astype(np.float64)
     if W1.shape[0] != 32 * 32 * 3:
         raise ValueError(f"W1 has {W1.shape[0]} rows; expected 3072 CIFAR-10 pixels")
+    H_all = W1.shape[1]
+    # at most 100 units (those with the largest weight norm, in unit order) keep the figure
+    # readable and the embedded PNG small
+    keep = np.sort(np.argsort(-np.linalg.norm(W1, axis=0), kind="stable")[:100])
+    W1 = W1[:, keep]
     H = W1.shape[1]
     cols = int(math.ceil(math.sqrt(H)))
     rows = int(math.ceil(H / cols))
@@ -90,7 +95,8 @@ def weights_grid(sm, tabs):
     ax.imshow(mosaic, interpolation="nearest")
     ax.axis("off")
     ax.set_title(f"first-layer weights of the best twolayer_search run ({best['variant']}; "
-                 f"{H} hidden units; val {best['val_acc']:.3f}, test {best['test_acc']:.3f})",
+                 f"{H} of {H_all} hidden units" + (" with the largest weight norm" if H < H_all else "")
+                 + f"; val {best['val_acc']:.3f}, test {best['test_acc']:.3f})",
                  fontsize=8)
     return fig
 
