@@ -36,6 +36,7 @@ from .layers import (
     layernorm_forward,
     relu_backward,
     relu_forward,
+    weight_grad,
 )
 from .losses import LOSSES, penalty, softmax_loss
 
@@ -126,7 +127,7 @@ def _as_input(X, dtype: np.dtype) -> np.ndarray:
 def _first_affine_backward(dout, cache):
     """(dw, db) of the first affine layer: its dx is never needed, so it is not computed."""
     x, _w, _b = cache
-    return x.T @ dout, dout.sum(axis=0)
+    return weight_grad(x, dout), dout.sum(axis=0)
 
 
 def _predict(model, X, batch_size) -> np.ndarray:

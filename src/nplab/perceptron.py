@@ -47,6 +47,7 @@ class Perceptron:
     the first epoch without a mistake (``converged_ = True``) or after ``max_epochs``.
 
     Fitted attributes: ``w_`` (D,), ``b_`` (float), ``n_updates_`` (total mistakes),
+    ``mistakes_per_epoch_`` (list, one count per epoch run),
     ``epochs_`` (epochs run), ``converged_``, ``classes_`` (the two labels, negative first).
     """
 
@@ -71,6 +72,7 @@ class Perceptron:
         w = np.zeros(d, dtype=X.dtype)
         b = X.dtype.type(0)
         n_updates = 0
+        per_epoch = []
         converged = False
         epochs = 0
         for epoch in range(int(self.max_epochs)):
@@ -83,6 +85,7 @@ class Perceptron:
                     b += yi
                     mistakes += 1
             n_updates += mistakes
+            per_epoch.append(mistakes)
             epochs = epoch + 1
             if mistakes == 0:
                 converged = True
@@ -90,6 +93,7 @@ class Perceptron:
         self.w_ = w
         self.b_ = float(b)
         self.n_updates_ = n_updates
+        self.mistakes_per_epoch_ = per_epoch
         self.epochs_ = epochs
         self.converged_ = converged
         self.classes_ = np.array(labels)
