@@ -20,6 +20,7 @@ include: "workflow/rules/knn.smk"
 include: "workflow/rules/runs.smk"
 include: "workflow/rules/nets.smk"
 include: "workflow/rules/linear.smk"
+include: "workflow/rules/mnist.smk"
 
 include: "workflow/rules/report.smk"  # last: it gathers every stage's targets
 

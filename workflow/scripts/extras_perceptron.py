@@ -1,0 +1,65 @@
+"""The perceptron on two MNIST digits (results/extras/perceptron.csv + figure): updates
+per epoch until an epoch without a mistake, and Novikoff's bound (R / gamma)^2 computed for
+the separator the perceptron found (any separator with margin gamma bounds the number of
+updates, so the count must not exceed it)."""
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from nplab.perceptron import Perceptron  # noqa: E402
+from nplab_io.atomic import write_text_atomic  # noqa: E402
+from nplab_io.figures import save_figure  # noqa: E402
+from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.mnist import perceptron_summary  # noqa: E402
+
+
+def main(sm, log):
+    s = sm.params.settings
+    neg, pos = (int(d) for d in s["digits"])
+    with np.load(sm.input.data) as z:
+        parts = {}
+        for split in ("train", "test"):
+            y = z[f"y_{split}"]
+            keep = (y == neg) | (y == pos)
+            parts[split] = (np.asarray(z[f"X_{split}"][keep], dtype=np.float64),
+                            (y[keep] == pos).astype(np.int64))
+        shape = tuple(int(v) for v in z["image_shape"]) if "image_shape" in z.files else None
+    X, y = parts["train"]
+    p = Perceptron(max_epochs=int(s["max_epochs"]), shuffle=True, seed=int(s["seed"])).fit(X, y)
+    info = perceptron_summary(p, X, y, *parts["test"])
+    row = {"digits": f"{neg} vs {pos}", "negative_digit": neg, "positive_digit": pos, **info,
+           "mistakes_per_epoch": json.dumps(p.mistakes_per_epoch_)}
+    log.info("perceptron: %s", row)
+    write_text_atomic(sm.output.csv, pd.DataFrame([row]).to_csv(
+        index=False, float_format="%.6g", lineterminator="\n"))
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ep = np.arange(1, len(p.mistakes_per_epoch_) + 1)
+    a = axes[0]
+    a.bar(ep, np.maximum(p.mistakes_per_epoch_, 0.8), color="C0", label="mistakes (= updates) in the epoch")
+    a.plot(ep, np.cumsum(p.mistakes_per_epoch_), "-o", color="C1", ms=3, label="total updates")
+    if np.isfinite(info["bound"]):
+        a.axhline(info["bound"], color="C3", ls="--", label=f"(R/gamma)^2 = {info['bound']:.3g}")
+    a.set_yscale("log")
+    a.set_xlabel("epoch")
+    a.set_ylabel("count")
+    a.legend(fontsize=7)
+    a.set_title(f"digits {neg} vs {pos}: {info['n_updates']} updates, "
+                f"{'converged' if info['converged'] else 'not converged'} after {info['epochs']} epochs",
+                fontsize=8)
+    img = p.w_.reshape(shape[:2]) if shape and int(np.prod(shape)) == p.w_.size else p.w_[None, :]
+    lim = float(np.abs(img).max()) or 1.0
+    im = axes[1].imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[1].set_title(f"learnt w (red: evidence for {pos}, blue: for {neg})", fontsize=8)
+    axes[1].axis("off")
+    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    fig.tight_layout()
+    save_figure(fig, sm.output.fig)
+
+
+run_job(snakemake, main)  # noqa: F821
