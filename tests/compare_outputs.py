@@ -93,3 +93,16 @@ def compare_trees(a: dict[str, Path], b: dict[str, Path], skip=lambda rel: False
         else:
             differ.append(rel)
     return differ, timing_only, npz_meta
+
+
+def json_numbers(value) -> list:
+    """Every number inside a JSON value (lists and dicts walked; booleans are not numbers)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return []
+    if isinstance(value, (int, float)):
+        return [value]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in json_numbers(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in json_numbers(v)]
+    return []

@@ -10,6 +10,7 @@ import math
 import pytest
 import yaml
 
+from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
 
 GRIDS = ["svm_course", "svm_wide", "softmax_course", "softmax_writeup", "softmax_wide",
@@ -37,19 +38,6 @@ QUESTIONS = {
                    "twolayer_top_pairs", "twolayer_within_group_error_fraction",
                    "twolayer_test_acc", "svm_test_acc"],
 }
-
-
-def _numbers(value):
-    """Every number inside a JSON value (lists and dicts walked)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return []
-    if isinstance(value, (int, float)):
-        return [value]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _numbers(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _numbers(v)]
-    return []
 
 
 def _read_csv(path):
@@ -181,7 +169,7 @@ def test_question_evidence(results, qid):
     assert ev["figures"] and all((results / f).is_file() for f in ev["figures"])
     for key in QUESTIONS[qid]:
         assert key in ev, (qid, key)
-    nums = _numbers(ev)
+    nums = json_numbers(ev)
     assert nums and all(math.isfinite(x) for x in nums), qid
 
 

@@ -9,6 +9,7 @@ import math
 import pytest
 import yaml
 
+from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
 
 TABLES = ["twolayer_default", "twolayer_search", "twolayer_data_size", "fc_overfit",
@@ -44,19 +45,6 @@ QUESTIONS = {
                   "ratio_train_to_test_divided", "ratio_train_to_test_not_divided"],
     "dropout-2": ["keep", "train_acc", "val_acc", "gap", "gap_reduction", "dropout_reduces_gap"],
 }
-
-
-def _numbers(value):
-    """Every number inside a JSON value (lists and dicts walked)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return []
-    if isinstance(value, (int, float)):
-        return [value]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _numbers(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _numbers(v)]
-    return []
 
 
 def _read_csv(path):
@@ -161,7 +149,7 @@ def test_question_evidence(results, qid):
     assert ev["figures"] and all((results / f).is_file() for f in ev["figures"])
     for key in QUESTIONS[qid]:
         assert key in ev, (qid, key)
-    nums = _numbers(ev)
+    nums = json_numbers(ev)
     assert nums and all(math.isfinite(x) for x in nums), qid
 
 

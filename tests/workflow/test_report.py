@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, _is_ci, run_snakemake
 from nplab_io.report import build_report, num, pct
 
 REPORT = ROOT / "report"
@@ -167,6 +167,8 @@ def test_quick_report_is_complete_self_contained_and_answers_from_evidence(quick
 def test_report_renders_offline_in_headless_chromium(quick_run):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
+        if _is_ci():
+            pytest.fail("CI=true but chromium is missing (.ci/run installs it)")
         pytest.skip("chromium is not installed (.ci/run installs it)")
     page = (quick_run / "results" / "report" / "lab_report.html").resolve()
     shot = ROOT / "results" / "report" / "screenshot_quick.png"
@@ -182,3 +184,19 @@ def test_report_renders_offline_in_headless_chromium(quick_run):
     assert "nplab" in p.title and p.ids.get("toc") == "nav"
     for s in yaml.safe_load((REPORT / "sections.yaml").read_text())["sections"]:
         assert p.ids.get(s["id"]) == "section", s["id"]
+
+
+@pytest.mark.e2e
+def test_snakemake_own_report_builds_offline(quick_run):
+    """`snakemake --report` (Snakemake's own report: workflow, rule graph, the outputs
+    flagged with report(...) and their captions) works on a finished run without network."""
+    out = quick_run / "results" / "snakemake_report.html"
+    res = run_snakemake(quick_run, "--report", str(out), "--configfile", "config/quick.yaml",
+                        timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = out.read_text(encoding="utf-8", errors="replace")
+    assert len(html) > 50_000
+    # no script or stylesheet fetched from the network
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?:", html)
+    for needle in ("lab_report.html", "Lab report", "nplab"):
+        assert needle in html, needle
