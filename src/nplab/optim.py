@@ -12,6 +12,10 @@ Every rule has the signature ``update(w, dw, config=None) -> (next_w, config)``:
 is ``w`` itself; callers must still use the returned ``next_w`` (the Solver does), and must
 pass a copy if they need to keep the old values.
 
+**Subnormals.**  Adagrad, RMSProp and Adam flush subnormal entries of ``w`` and of their
+state to 0 after each update (see ``_flush_subnormal``): they change nothing measurable and
+would otherwise make every later step many times slower.
+
 **Dtype.**  Hyperparameters are converted to Python floats, so a float32 ``w`` stays
 float32 (NumPy 2 treats Python scalars as weak); ``dw`` is cast to ``w``'s dtype by the
 in-place operations.
@@ -102,6 +106,21 @@ def _state(name: str, config: dict, key: str, w: np.ndarray) -> np.ndarray:
     return s
 
 
+def _flush_subnormal(*arrays: np.ndarray) -> None:
+    """Set subnormal entries (0 < |x| < finfo.tiny) of each array to 0, in place.
+
+    The adaptive rules divide by a running gradient magnitude, so a weight that only a
+    penalty pulls on (e.g. of an input pixel that is 0 in every image) shrinks
+    geometrically until it is subnormal; BLAS and ufuncs then slow down 10-100x on those
+    entries. Flushing them changes each value by less than the dtype's smallest normal
+    number.
+    """
+    for a in arrays:
+        small = np.abs(a) < np.finfo(a.dtype).tiny
+        if small.any():
+            a[small] = 0
+
+
 # --------------------------------------------------------------------------- rules
 def sgd(w, dw, config=None):
     """Vanilla SGD: ``w -= learning_rate * dw``.
@@ -156,6 +175,7 @@ def adagrad(w, dw, config=None):
     denom = np.sqrt(cache)
     denom += hp["epsilon"]
     w -= hp["learning_rate"] * dw / denom
+    _flush_subnormal(w, cache)
     return w, config
 
 
@@ -174,6 +194,7 @@ def rmsprop(w, dw, config=None):
     denom = np.sqrt(cache)
     denom += hp["epsilon"]
     w -= hp["learning_rate"] * dw / denom
+    _flush_subnormal(w, cache)
     return w, config
 
 
@@ -202,6 +223,7 @@ def _adam(name: str, w, dw, config, bias_correction: bool):
     mhat = mhat / denom if mhat is m else np.divide(mhat, denom, out=mhat)
     mhat *= hp["learning_rate"]
     w -= mhat
+    _flush_subnormal(w, m, v)
     return w, config
 
 
