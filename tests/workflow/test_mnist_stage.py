@@ -355,3 +355,21 @@ def test_extras(results):
     assert sum(json.loads(p["mistakes_per_epoch"])) == int(p["n_updates"])
     for name in ("schedules", "init", "perceptron"):
         assert (results / "figures" / "extras" / f"{name}.png").is_file()
+
+
+@pytest.mark.parametrize("rule", ["adagrad", "rmsprop", "adam", "adam_no_bias_correction"])
+def test_adaptive_rules_flush_subnormals(rule):
+    # a weight only an L2 penalty pulls on shrinks geometrically under the adaptive rules;
+    # subnormal values (which make BLAS 10-100x slower) must be flushed to 0
+    from nplab.optim import OPTIMIZERS
+    tiny = np.finfo(np.float32).tiny
+    w = np.array([1e-3, -2e-3, 0.5, 0.0], dtype=np.float32)
+    w[2] = tiny / 4                                       # already subnormal
+    config = {"learning_rate": 1e-3}
+    for _ in range(3000):
+        w, config = OPTIMIZERS[rule](w, 10.0 * w, config)
+        assert not np.any((w != 0) & (np.abs(w) < tiny))
+    for key in ("cache", "m", "v"):
+        if key in config:
+            s = config[key]
+            assert not np.any((s != 0) & (np.abs(s) < tiny)), key
