@@ -18,7 +18,7 @@ import pandas as pd
 
 __all__ = ["split_label", "equivalent_mean_lr", "pick_candidates", "writeup_rows",
            "best_per_group", "loss_per_example", "perceptron_summary", "epochs_to_reach",
-           "value_at_time", "loss_noise", "weight_sparsity",
+           "value_at_time", "loss_noise", "weight_sparsity", "mean_difference_separator",
            "join_table", "JOIN_COLUMNS", "WRITEUP_EXPERIMENT", "ADAPTIVE"]
 
 #: our table suffix (mnist_<suffix>, mnist_tuned_<suffix>) -> seed_results "experiment"
@@ -220,6 +220,12 @@ def perceptron_summary(model, X, y, X_test=None, y_test=None) -> dict:
         out["bound_holds"] = bool(out["n_updates"] <= out["bound"])
     else:
         out.update(R=float("nan"), gamma=float("nan"), bound=float("nan"), bound_holds=None)
+    sep = mean_difference_separator(X, y, model.classes_)
+    if sep is not None:
+        b = convergence_bound(X, y, *sep)
+        out.update(mean_diff_gamma=float(b["gamma"]), mean_diff_bound=float(b["bound"]))
+    else:
+        out.update(mean_diff_gamma=float("nan"), mean_diff_bound=float("nan"))
     if X_test is not None:
         out["n_test"] = int(len(y_test))
         out["test_acc"] = model.score(X_test, y_test)
@@ -258,3 +264,19 @@ def weight_sparsity(w, tol: float) -> dict:
     w = np.asarray(w, dtype=np.float64).ravel()
     return {"frac_near_zero": float(np.mean(np.abs(w) < tol)), "l1": float(np.abs(w).sum()),
             "l2": float(np.sqrt(np.sum(w * w)))}
+
+
+def mean_difference_separator(X, y, classes=(0, 1)):
+    """``(w, b)`` with ``w`` = mean of the positive class - mean of the negative class and
+    ``b`` halfway between the two classes' closest scores, if that separates the data
+    (every positive score above every negative one), else None."""
+    X = np.asarray(X, dtype=np.float64)
+    pos = np.asarray(y) == classes[1]
+    if pos.all() or not pos.any():
+        return None
+    w = X[pos].mean(axis=0) - X[~pos].mean(axis=0)
+    s = X @ w
+    lo, hi = float(s[~pos].max()), float(s[pos].min())
+    if hi <= lo:
+        return None
+    return w, -(lo + hi) / 2

@@ -373,3 +373,14 @@ def test_adaptive_rules_flush_subnormals(rule):
         if key in config:
             s = config[key]
             assert not np.any((s != 0) & (np.abs(s) < tiny)), key
+
+
+def test_mean_difference_separator_hand_case():
+    from nplab_io.mnist import mean_difference_separator
+    X = np.array([[2.0], [4.0], [-1.0]])
+    y = np.array([1, 1, 0])
+    w, b = mean_difference_separator(X, y)
+    # w = mean(2, 4) - (-1) = 4; scores 8, 16, -4; b = -(-4 + 8) / 2 = -2
+    assert w.tolist() == [4.0] and b == -2.0
+    # class means equal (1 vs 1): w = 0 separates nothing
+    assert mean_difference_separator(np.array([[0.0], [2.0], [1.0]]), np.array([1, 1, 0])) is None

@@ -41,10 +41,15 @@ def main(sm, log):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     ep = np.arange(1, len(p.mistakes_per_epoch_) + 1)
     a = axes[0]
-    a.bar(ep, np.maximum(p.mistakes_per_epoch_, 0.8), color="C0", label="mistakes (= updates) in the epoch")
+    m = np.asarray(p.mistakes_per_epoch_, dtype=float)
+    a.bar(ep[m > 0], m[m > 0], color="C0", label="mistakes (= updates) in the epoch")
     a.plot(ep, np.cumsum(p.mistakes_per_epoch_), "-o", color="C1", ms=3, label="total updates")
     if np.isfinite(info["bound"]):
-        a.axhline(info["bound"], color="C3", ls="--", label=f"(R/gamma)^2 = {info['bound']:.3g}")
+        a.axhline(info["bound"], color="C3", ls="--",
+                  label=f"(R/gamma)^2 = {info['bound']:.3g}, its own separator")
+    if np.isfinite(info["mean_diff_bound"]):
+        a.axhline(info["mean_diff_bound"], color="C2", ls=":",
+                  label=f"(R/gamma)^2 = {info['mean_diff_bound']:.3g}, class-mean separator")
     a.set_yscale("log")
     a.set_xlabel("epoch")
     a.set_ylabel("count")
