@@ -5,9 +5,11 @@
 # mnist_best, mnist_extras_*); this file joins them with the write-up's numbers
 # (report/reference/seed_results.csv) into results/mnist/<t>.csv, draws the figures, writes
 # the evidence for questions mnist-1..6 and the extras tables/figures.
-# Resources are sized from results/benchmarks/mnist/ of a full-config run on 2 cores: the
-# tables, figures and questions take 2-6 s and < 300 MB (mnist-6 reads the reg runs'
-# params.npz, ~200 MB); the perceptron reads scaled.npz (~1.2 GB peak, ~10 s).
+# Resources are sized from results/benchmarks/mnist/ of a full-config run on 2 cores (shared
+# machine): tables 1-2 s / 80 MB, figures and questions 2-6 s / 130 MB, the perceptron
+# (reads scaled.npz) 5 s / 220 MB. The 58 training runs of the mnist_* tables took 2,851
+# CPU-seconds in all (BGD 200 epochs ~95 s, MBGD 100 epochs ~42 s, SGD batch 1 ~50 s,
+# mnist_best ~230 s): ~24 min on 2 cores.
 
 MNIST_DIR = f"{RESULTS}/mnist"
 MNIST_FIG = f"{RESULTS}/figures/mnist"
@@ -238,7 +240,7 @@ for _qid in MNIST_QUESTIONS:
             f"{MNIST_BENCH}/question_{_qid}.tsv"
         threads: 1
         resources:
-            mem_mb=600,
+            mem_mb=400,
             runtime=3,
         script:
             "../scripts/mnist_questions.py"
@@ -305,7 +307,7 @@ rule extras_perceptron:
         f"{MNIST_BENCH}/extras_perceptron.tsv"
     threads: 1
     resources:
-        mem_mb=1500,
-        runtime=5,
+        mem_mb=800,
+        runtime=3,
     script:
         "../scripts/extras_perceptron.py"

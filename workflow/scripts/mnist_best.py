@@ -27,7 +27,8 @@ def main(sm, log):
         best = json.load(fh)
     spec = best["spec"]
     rows.append({"source": "mnist_best", "variant": (
-        f"{spec['hidden_dims']} {spec['init']} init, {spec['optimizer']} lr {spec['lr']:g}, "
+        f"{spec['hidden_dims']} {spec['init']} init, dropout keep {spec['dropout_keep']:g}, "
+        f"{spec['optimizer']} lr {spec['lr']:g}, "
         f"{spec['schedule']} schedule, batch {spec['batch_size']}, reg {spec['reg']:g}"),
         "epochs": int(spec["epochs"]), "run": best["run"], "val_acc": float(best["val_acc"]),
         "test_acc": float(best["test_acc"]), "train_acc": float(best["train_acc"])})
