@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
 from nplab.layers import weight_grad
 from nplab.perceptron import Perceptron
@@ -42,18 +43,6 @@ QUESTIONS = {
 
 def _seed():
     return pd.read_csv(ROOT / "report" / "reference" / "seed_results.csv")
-
-
-def _numbers(value):
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return []
-    if isinstance(value, (int, float)):
-        return [value]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _numbers(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _numbers(v)]
-    return []
 
 
 # --------------------------------------------------------------------------- helpers
@@ -317,7 +306,7 @@ def test_mnist_question_evidence(results, qid):
     assert (results / ev["figures"][0]).is_file()
     for key in QUESTIONS[qid]:
         assert key in ev, (qid, key)
-    nums = _numbers(ev)
+    nums = json_numbers(ev)
     assert len(nums) > 5 and all(math.isfinite(x) for x in nums), qid
 
 
