@@ -84,6 +84,24 @@ def finish(sm, info, fig):
 
 
 # --------------------------------------------------------------------------- mnist-1
+def _val_and_loss_curves(sm, data, sel, name, groups):
+    """Validation accuracy per epoch (left) and training loss per example (right) of the
+    selected faithful (solid) and tuned (dashed) run of each group of write-up table `name`."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ki, kind in enumerate(KINDS):
+        table = sm.params.tables[name][ki]
+        for gi, g in enumerate(groups):
+            r = sel[kind][g]
+            c = curve(data, table, r["run"])
+            ls = "-" if kind == "faithful" else "--"
+            axes[0].plot(c["epoch"], c["val_acc"], ls, color=f"C{gi}", label=f"{g}, {kind} (lr {r['lr']:g})")
+            lo = data[table][2]
+            lo = lo[lo["run"] == r["run"]]
+            axes[1].plot(lo["iteration"], loss_per_example(lo["loss"], r), ls, color=f"C{gi}", lw=1,
+                         label=f"{g}, {kind}")
+    return fig, axes
+
+
 def mnist_1(sm, log, info):
     data, joined = load(sm)
     j = joined["depth"]
@@ -156,18 +174,7 @@ def mnist_1(sm, log, info):
            ": the deeper net stays behind at this initialisation even with a tuned lr."
            if d["faithful"] > 0 else "."))
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ki, kind in enumerate(KINDS):
-        table = sm.params.tables["depth"][ki]
-        for gi, g in enumerate(("1 hidden", "2 hidden")):
-            r = sel[kind][g]
-            c = curve(data, table, r["run"])
-            ls = "-" if kind == "faithful" else "--"
-            axes[0].plot(c["epoch"], c["val_acc"], ls, color=f"C{gi}", label=f"{g}, {kind} (lr {r['lr']:g})")
-            lo = data[table][2]
-            lo = lo[lo["run"] == r["run"]]
-            axes[1].plot(lo["iteration"], loss_per_example(lo["loss"], r), ls, color=f"C{gi}", lw=1,
-                         label=f"{g}, {kind}")
+    fig, axes = _val_and_loss_curves(sm, data, sel, "depth", ("1 hidden", "2 hidden"))
     axes[0].axhline(thr, color="0.6", ls=":", lw=0.8)
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("validation accuracy")
@@ -200,8 +207,7 @@ def output_gradients():
 
 
 def mnist_2(sm, log, info):
-    data, joined = load(sm)
-    j = joined["loss"]
+    data, _ = load(sm)
     sel = selected(sm, data, "loss")
     targets = [float(t) for t in sm.params.settings["targets"]]
     info["targets"] = targets
@@ -242,18 +248,7 @@ def mnist_2(sm, log, info):
         f"{_pct(info['tuned_mse_final_val_acc'])}"
         f"{'' if ce_faster['tuned'] else ' (a larger lr closes the gap here)'}.")
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ki, kind in enumerate(KINDS):
-        table = sm.params.tables["loss"][ki]
-        for gi, gname in enumerate(("cross_entropy", "mse")):
-            r = sel[kind][gname]
-            c = curve(data, table, r["run"])
-            ls = "-" if kind == "faithful" else "--"
-            axes[0].plot(c["epoch"], c["val_acc"], ls, color=f"C{gi}", label=f"{gname}, {kind} (lr {r['lr']:g})")
-            lo = data[table][2]
-            lo = lo[lo["run"] == r["run"]]
-            axes[1].plot(lo["iteration"], loss_per_example(lo["loss"], r), ls, color=f"C{gi}", lw=1,
-                         label=f"{gname}, {kind}")
+    fig, axes = _val_and_loss_curves(sm, data, sel, "loss", ("cross_entropy", "mse"))
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("validation accuracy")
     axes[1].set_yscale("log")
