@@ -84,9 +84,10 @@ def finish(sm, info, fig):
 
 
 # --------------------------------------------------------------------------- mnist-1
-def _val_and_loss_curves(sm, data, sel, name, groups):
-    """Validation accuracy per epoch (left) and training loss per example (right) of the
-    selected faithful (solid) and tuned (dashed) run of each group of write-up table `name`."""
+def _val_and_loss_curves(sm, data, sel, name, groups, loss_xlabel, loss_ylabel, title):
+    """Validation accuracy per epoch (left) and training loss per example (right, log scale)
+    of the selected faithful (solid) and tuned (dashed) run of each group of write-up
+    table `name`."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ki, kind in enumerate(KINDS):
         table = sm.params.tables[name][ki]
@@ -99,6 +100,15 @@ def _val_and_loss_curves(sm, data, sel, name, groups):
             lo = lo[lo["run"] == r["run"]]
             axes[1].plot(lo["iteration"], loss_per_example(lo["loss"], r), ls, color=f"C{gi}", lw=1,
                          label=f"{g}, {kind}")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("validation accuracy")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel(loss_xlabel)
+    axes[1].set_ylabel(loss_ylabel)
+    for a in axes:
+        a.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     return fig, axes
 
 
@@ -174,17 +184,11 @@ def mnist_1(sm, log, info):
            ": the deeper net stays behind at this initialisation even with a tuned lr."
            if d["faithful"] > 0 else "."))
 
-    fig, axes = _val_and_loss_curves(sm, data, sel, "depth", ("1 hidden", "2 hidden"))
+    fig, axes = _val_and_loss_curves(sm, data, sel, "depth", ("1 hidden", "2 hidden"),
+                                     "iteration (= epoch, full batch)",
+                                     "training loss per example",
+                                     "mnist-1: one vs two hidden layers")
     axes[0].axhline(thr, color="0.6", ls=":", lw=0.8)
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("validation accuracy")
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("iteration (= epoch, full batch)")
-    axes[1].set_ylabel("training loss per example")
-    for a in axes:
-        a.legend(fontsize=7)
-    fig.suptitle("mnist-1: one vs two hidden layers", fontsize=9)
-    fig.tight_layout()
     finish(sm, info, fig)
 
 
@@ -248,16 +252,9 @@ def mnist_2(sm, log, info):
         f"{_pct(info['tuned_mse_final_val_acc'])}"
         f"{'' if ce_faster['tuned'] else ' (a larger lr closes the gap here)'}.")
 
-    fig, axes = _val_and_loss_curves(sm, data, sel, "loss", ("cross_entropy", "mse"))
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("validation accuracy")
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("iteration")
-    axes[1].set_ylabel("training loss per example (each its own loss)")
-    for a in axes:
-        a.legend(fontsize=7)
-    fig.suptitle("mnist-2: cross-entropy vs MSE on the softmax output", fontsize=9)
-    fig.tight_layout()
+    fig, _ = _val_and_loss_curves(sm, data, sel, "loss", ("cross_entropy", "mse"), "iteration",
+                                  "training loss per example (each its own loss)",
+                                  "mnist-2: cross-entropy vs MSE on the softmax output")
     finish(sm, info, fig)
 
 
