@@ -161,3 +161,26 @@ def test_registry_complete():
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_adam_no_bias_correction_10x_lr_equals_undamped_first_moment():
+    """The MNIST diagnostic's identity: a first moment accumulated as m <- b1*m + g (no
+    (1 - b1) factor) is exactly m_ema / (1 - b1), so at lr it takes the steps of the
+    moving-average rule at lr / (1 - b1) = 10 lr (b1 = 0.9)."""
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(50)
+    grads = [rng.standard_normal(50) * 100 for _ in range(30)]
+    w, cfg = w0.copy(), dict(learning_rate=1e-4, beta1=0.9, beta2=0.9999, epsilon=1e-8)
+    for g in grads:
+        w, cfg = optim.adam_no_bias_correction(w, g, cfg)
+    w_ref, m, v = w0.copy(), np.zeros(50), np.zeros(50)
+    for g in grads:
+        m = 0.9 * m + g
+        v = 0.9999 * v + (1 - 0.9999) * g * g
+        w_ref -= 1e-5 * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-13)
+    # and the step really differs from the damped rule at the stated lr 1e-5
+    w1, cfg1 = w0.copy(), dict(learning_rate=1e-5, beta1=0.9, beta2=0.9999, epsilon=1e-8)
+    for g in grads:
+        w1, cfg1 = optim.adam_no_bias_correction(w1, g, cfg1)
+    np.testing.assert_allclose(w - w0, 10 * (w1 - w0), rtol=1e-9)

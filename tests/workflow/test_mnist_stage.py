@@ -35,10 +35,15 @@ QUESTIONS = {
     "mnist-4": ["faithful_common_budget_s", "faithful_BGD_val_at_budget", "faithful_SGD_updates",
                 "faithful_furthest_at_budget", "tuned_furthest_at_budget"],
     "mnist-5": ["momentum_effective_mean_lr", "plain_mean_lr", "Momentum_faithful_test_acc",
-                "RMSprop_tuned_test_acc", "faithful_RMSprop_beats_plain"],
+                "RMSprop_tuned_test_acc", "faithful_RMSprop_beats_plain", "adam_gap_stated_lr",
+                "adam_gap_10x_step", "Adam 10x step_faithful_test_acc"],
     "mnist-6": ["L1+Adagrad_frac_near_zero", "none+Adagrad_frac_near_zero", "L2+RMSprop_l2_norm",
                 "L1+RMSprop_gap_change", "gap_shrinks_count"],
 }
+
+
+#: rows of a joined table that are our diagnostics, not write-up rows (faithful runs only)
+DIAGNOSTIC_ROWS = {"optimizers": ("Adam 10x step",)}
 
 
 def _seed():
@@ -270,16 +275,20 @@ def test_mnist_tables(results):
             want = seed[seed["experiment"] == WRITEUP_EXPERIMENT[name]]
             assert {(v, int(e)) for v, e in zip(want["variant"], want["epochs"])} <= keys
         for r in rows:
-            for kind in ("faithful", "tuned"):
+            # diagnostic rows (no write-up row, no tuned counterpart) have faithful runs only
+            diagnostic = r["variant"] in DIAGNOSTIC_ROWS.get(name, ())
+            for kind in ("faithful",) if diagnostic else ("faithful", "tuned"):
                 for col in ("test_acc", "train_acc", "val_acc"):
                     v = float(r[f"{kind}_{col}"])
                     assert 0.0 <= v <= 1.0 and not math.isnan(v), (name, r["variant"], kind, col)
                 assert r[f"{kind}_run"].startswith("net-")
                 assert float(r[f"{kind}_wall_time_s"]) > 0
-            assert float(r["tuned_lr"]) > 0 and float(r["equivalent_mean_lr"]) > 0
+            assert diagnostic or float(r["tuned_lr"]) > 0
+            assert float(r["equivalent_mean_lr"]) > 0
             if r["writeup_test_acc"]:
                 assert 0.5 < float(r["writeup_test_acc"]) < 1
-        best = max(float(r["tuned_test_acc"]) for r in rows)
+        assert set(DIAGNOSTIC_ROWS.get(name, ())) <= {r["variant"] for r in rows}, name
+        best = max(float(r["tuned_test_acc"]) for r in rows if r["tuned_test_acc"])
         assert best > 0.1, (name, best)                        # above chance (10 digits)
 
 

@@ -97,8 +97,8 @@ def test_splits_and_preprocessing(data_run):
         assert m["X_train"].max() <= 1.0 and m["X_train"].min() >= 0.0
         assert np.array_equal(m["Y_train"].argmax(1), m["y_train"])
     with np.load(wd / "results" / "features" / "cifar10" / "features.npz") as f:
-        assert f["X_train"].shape == (2000, 144 + 10 + 1)
-        assert f["X_dev"].shape == (100, 155)
+        assert f["X_train"].shape == (2000, 3 * 3 * 4 * 9 + 10 + 1)   # 2x2-cell HOG blocks
+        assert f["X_dev"].shape == (100, 335)
         np.testing.assert_allclose(f["X_train"][:, :-1].mean(0), 0, atol=1e-4)
         assert np.isfinite(f["X_test"]).all()
 

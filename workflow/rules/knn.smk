@@ -42,6 +42,12 @@ def knn_targets():
 STAGE_TARGETS.append(knn_targets)
 
 
+rule knn:
+    """Every output of the kNN stage: `snakemake knn`."""
+    input:
+        knn_targets(),
+
+
 rule knn_course_data:
     """The course's subsample: the first num_train train / num_test test images of the
     splits (or a seeded random subset), uint8, with their dataset indices."""

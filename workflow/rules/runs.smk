@@ -11,7 +11,7 @@ def run_data(wc):
 
 # Rough sizes for resources: training rows and inputs per dataset variant (full config).
 _ROWS = {"cifar10": 49000, "mnist": 48000}
-_DIMS = {"cifar10/features": 155, "mnist/scaled": 784}
+_DIMS = {"cifar10/features": 335, "mnist/scaled": 784}
 
 
 def _run_size(spec):
