@@ -19,6 +19,9 @@ rule features:
     benchmark:
         f"{BENCH}/features/cifar10.tsv"
     threads: 2
+    # first: every feature run waits for it, and a two-thread job would otherwise wait for a
+    # moment when both cores are free
+    priority: 50
     resources:
         mem_mb=2000,
         runtime=20,

@@ -163,6 +163,9 @@ rule knn_full:
     benchmark:
         f"{BENCH}/knn/full_{{metric}}.tsv"
     threads: KNN["full"]["threads"]
+    # a multi-thread job waits for every core to be free; without priority the scheduler
+    # keeps starting one-thread runs and this job would run last, alone
+    priority: 50
     resources:
         mem_mb=1600,
         runtime=5,
