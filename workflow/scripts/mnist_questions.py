@@ -467,8 +467,8 @@ def mnist_5(sm, log, info):
             f"the same rule with a 10x step (lr 1e-4 — identical to accumulating the first moment as "
             f"m <- 0.9 m + g, without the (1 - 0.9) factor, at lr 1e-5) reaches {_pct(x10)} test "
             f"({_pct(x10_train)} train): "
-            + ("within 1 point of the write-up, so its Adam most likely took 10x larger steps than its "
-               "stated settings give." if info["adam_10x_explains_gap"] else
+            + ("within 1 point of the write-up: its Adam row is consistent with steps 10x larger than "
+               "its stated settings give (we cannot see its code to say which)." if info["adam_10x_explains_gap"] else
                "still more than 1 point from the write-up, so a 10x step alone does not explain it."))
     fig, ax = plt.subplots(figsize=(9, 3.8))
     pos = np.arange(len(opts))
