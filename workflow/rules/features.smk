@@ -21,7 +21,7 @@ rule features:
     threads: 2
     # first: every feature run waits for it, and a two-thread job would otherwise wait for a
     # moment when both cores are free
-    priority: 50
+    priority: 100
     resources:
         mem_mb=2000,
         runtime=20,

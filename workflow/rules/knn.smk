@@ -88,7 +88,7 @@ rule knn_course_methods:
         f"{LOGS}/knn/course_methods.log",
     benchmark:
         f"{BENCH}/knn/course_methods.tsv"
-    priority: 10  # the longest single-threaded job: start it first, beside the short ones
+    priority: 2  # ~23 s: ordered among the training runs (runs.smk, run_priority: ~10 s a step)
     threads: 1
     resources:
         mem_mb=800,
@@ -165,7 +165,7 @@ rule knn_full:
     threads: KNN["full"]["threads"]
     # a multi-thread job waits for every core to be free; without priority the scheduler
     # keeps starting one-thread runs and this job would run last, alone
-    priority: 50
+    priority: 100
     resources:
         mem_mb=1600,
         runtime=5,

@@ -34,17 +34,29 @@ def run_mem_mb(wc):
     return int((2 * full + acts) / 2**20) + 400
 
 
-def run_runtime_min(wc):
-    """Minutes: 6 flops per weight per example per epoch at a conservative 5 GFLOP/s."""
-    spec = RUNS[wc.run]["spec"]
+def _run_flops(spec):
+    """Training flops: 6 per weight per example (forward + two backward products)."""
     n, d = _run_size(spec)
     if spec.get("model") in ("svm", "softmax"):
-        flops = 6 * spec["iterations"] * spec["batch_size"] * d * 10
-    else:
-        dims = [d, *spec["hidden_dims"], 10]
-        weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
-        flops = 6 * n * weights * spec["epochs"]
-    return int(3 * flops / 5e9 / 60) + 10
+        return 6 * spec["iterations"] * spec["batch_size"] * d * 10
+    dims = [d, *spec["hidden_dims"], 10]
+    weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    return 6 * n * weights * spec["epochs"]
+
+
+def run_runtime_min(wc):
+    """Minutes: the training flops at a conservative 5 GFLOP/s, times 3, plus 10."""
+    return int(3 * _run_flops(RUNS[wc.run]["spec"]) / 5e9 / 60) + 10
+
+
+def run_priority(wc):
+    """Longest runs first (0-90, ~10 s per step at 50 GFLOP/s; single-example SGD counted
+    10x for its per-step overhead), so that on a few cores a long run does not start last
+    and finish alone while the other cores idle. Below the two-thread jobs (features,
+    knn_full: 100), which must find every core free."""
+    spec = RUNS[wc.run]["spec"]
+    seconds = _run_flops(spec) / 50e9 * (10 if spec.get("batch_size") == 1 else 1)
+    return min(90, int(seconds / 10))
 
 
 rule train_net:
@@ -65,6 +77,7 @@ rule train_net:
     benchmark:
         f"{BENCH}/runs/{{run}}.tsv"
     threads: lambda wc: RUNS[wc.run]["threads"]
+    priority: run_priority
     resources:
         mem_mb=run_mem_mb,
         runtime=run_runtime_min,
@@ -90,6 +103,7 @@ rule train_linear:
     benchmark:
         f"{BENCH}/runs/{{run}}.tsv"
     threads: lambda wc: RUNS[wc.run]["threads"]
+    priority: run_priority
     resources:
         mem_mb=run_mem_mb,
         runtime=run_runtime_min,
