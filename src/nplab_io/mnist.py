@@ -125,10 +125,11 @@ def _batch_int(batch_size, n_train: int) -> int:
 
 def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.DataFrame],
                tuned: tuple[pd.DataFrame, pd.DataFrame], n_train: int,
-               extra_rows: Iterable[tuple[str, int]] = (),
+               extra_rows: Iterable[tuple] = (),
                max_epochs: int | None = None) -> pd.DataFrame:
     """One tidy table: every write-up row of ``name`` (plus ``extra_rows`` = (group, epochs)
-    pairs the write-up has no number for) with our faithful and tuned numbers beside it.
+    or (group, epochs, note) rows the write-up has no number for) with our faithful and
+    tuned numbers beside it.
 
     ``faithful``/``tuned``: (runs, curves) of mnist_<name> and mnist_tuned_<name>.
     ``n_train``: training examples (the batch size of full-batch runs). ``max_epochs``: the
@@ -137,7 +138,15 @@ def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.D
     """
     wu = writeup_rows(seed, WRITEUP_EXPERIMENT[name])
     keys = [(str(r["variant"]), int(r["epochs"])) for _, r in wu.iterrows()]
-    keys += [k for k in extra_rows if k not in keys]
+    extra_notes = {}
+    for r in extra_rows:
+        if len(r) not in (2, 3):
+            raise ValueError(f"extra row {r!r}: expected (group, epochs) or (group, epochs, note)")
+        key = (str(r[0]), int(r[1]))
+        if key not in keys:
+            keys.append(key)
+        if len(r) == 3:
+            extra_notes[key] = str(r[2])
     rows = []
     for group, epochs in keys:
         w = wu[(wu["variant"] == group) & (wu["epochs"] == epochs)]
@@ -152,6 +161,8 @@ def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.D
                        writeup_wall_time_s=float(w["wall_time_s"]),
                        note=str(w["note"]) if pd.notna(w["note"]) else "")
         notes = [row.get("note", "")] if row.get("note") else []
+        if (group, epochs) in extra_notes:
+            notes.append(extra_notes[(group, epochs)])
         for prefix, rec in (("faithful", f), ("tuned", t)):
             if rec is None:
                 continue
@@ -166,7 +177,8 @@ def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.D
             row["batch_size"] = b
             row["equivalent_mean_lr"] = equivalent_mean_lr(f["lr"], b, f["optimizer"])
             if f["optimizer"] in ADAPTIVE:
-                notes.append(f"{f['optimizer']}: scale-invariant, equivalent lr = write-up lr")
+                notes.append(f"{f['optimizer']}: scale-invariant, equivalent lr = "
+                             + ("write-up lr" if len(w) else "the run's lr"))
             if f["candidates"] > 1:
                 notes.append(f"faithful reg {f['reg']:g} chosen on val from {f['candidates']} runs")
         if t is not None and t["candidates"] > 1:

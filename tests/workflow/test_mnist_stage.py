@@ -104,7 +104,7 @@ def test_join_table_hand_case():
     # at epoch 100 t2 is better on val, at epoch 200 t1 is
     t_curves = _curves([("t1", 100, 0.90), ("t1", 200, 0.95), ("t2", 100, 0.92), ("t2", 200, 0.94)])
     df = join_table("depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000,
-                    extra_rows=[("1 hidden", 300)])
+                    extra_rows=[("1 hidden", 300, "our own row")])
     assert list(zip(df["variant"], df["epochs"])) == [("1 hidden", 100), ("1 hidden", 200),
                                                        ("1 hidden", 300)]
     r100, r200, r300 = (df.iloc[i] for i in range(3))
@@ -119,6 +119,10 @@ def test_join_table_hand_case():
     assert r100["note"].startswith("x")
     # no write-up number and no run reached 300 epochs: empty, not invented
     assert pd.isna(r300["writeup_test_acc"]) and pd.isna(r300["faithful_test_acc"])
+    assert r300["note"] == "our own row" and "our own row" not in r200["note"]
+    with pytest.raises(ValueError, match="extra row"):
+        join_table("depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000,
+                   extra_rows=[("1 hidden",)])
     # the quick config's epoch cap: rows read after min(epochs, cap) epochs
     capped = join_table("depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000,
                         max_epochs=200)
@@ -288,6 +292,9 @@ def test_mnist_tables(results):
             if r["writeup_test_acc"]:
                 assert 0.5 < float(r["writeup_test_acc"]) < 1
         assert set(DIAGNOSTIC_ROWS.get(name, ())) <= {r["variant"] for r in rows}, name
+        for r in rows:
+            if r["variant"] in DIAGNOSTIC_ROWS.get(name, ()):
+                assert "not the write-up's" in r["note"] and "= the run's lr" in r["note"], r["note"]
         best = max(float(r["tuned_test_acc"]) for r in rows if r["tuned_test_acc"])
         assert best > 0.1, (name, best)                        # above chance (10 digits)
 
