@@ -68,3 +68,45 @@ def test_bad_tables_give_one_line_naming_the_key(table, message):
         expand_table("t", table)
     text = str(exc.value)
     assert message in text and "\n" not in text
+
+
+def _dry_run_priorities(workdir):
+    """(rule, run wildcard or None) -> priority, from a dry run of the full config
+    (Snakemake prints no priority line for priority 0)."""
+    import re
+
+    from conftest import run_snakemake
+
+    res = run_snakemake(workdir, "-n", "--cores", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = {}
+    for block in re.split(r"\n(?=\[|localrule |rule )", res.stdout + res.stderr):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        prio = re.search(r"^\s+priority: (\d+)", block, re.M)
+        if rule:
+            run = re.search(r"wildcards: .*run=([\w-]+)", block)
+            metric = re.search(r"wildcards: .*metric=(\w+)", block)
+            out[(rule.group(1), run.group(1) if run else metric.group(1) if metric else None)] = \
+                int(prio.group(1)) if prio else 0
+    return out
+
+
+def test_longest_runs_start_first_and_two_thread_jobs_before_them(workdir):
+    """The full config's dry run: fc_best (the longest CIFAR run) has the top training
+    priority, a 1,500-iteration course SVM run the bottom one; the two-thread jobs
+    (features, knn_full) are above every training run."""
+    import yaml
+
+    from conftest import ROOT
+    from nplab_io.config import load_yaml, validate_config
+
+    cfg = validate_config(yaml.safe_load((workdir / "config" / "config.yaml").read_text()),
+                          load_yaml(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    exp = expand_experiments(cfg["experiments"], seed=cfg["seed"], limits=cfg["limits"])
+    prio = _dry_run_priorities(workdir)
+    train = {run: p for (rule, run), p in prio.items() if rule in ("train_net", "train_linear")}
+    assert len(train) >= 200
+    fc_best = exp["fc_best"][0]["run"]
+    assert train[fc_best] == max(train.values()) > 0
+    assert train[exp["svm_course"][0]["run"]] == 0
+    assert prio[("features", None)] == prio[("knn_full", "l1")] == 100 > max(train.values())

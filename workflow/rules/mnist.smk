@@ -21,7 +21,7 @@ MNIST_BENCH = f"{BENCH}/mnist"
 # write-up table -> (faithful table, tuned table); results/mnist/<name>.csv
 MNIST_TABLES = {t: (f"mnist_{t}", f"mnist_tuned_{t}")
                 for t in ["depth", "loss", "activation", "batching", "optimizers", "regularization"]}
-# rows the write-up has no number for: (variant group, epochs)
+# rows the write-up has no number for: (variant group, epochs[, note])
 MNIST_EXTRA_ROWS = {
     "loss": [["cross_entropy", 100], ["cross_entropy", 200], ["mse", 100], ["mse", 200]],
     "optimizers": [["Adam (textbook)", 100],
