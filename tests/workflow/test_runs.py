@@ -1,7 +1,10 @@
 """Experiment tables -> run specs: expansion, sharing, hashing, validation, limits."""
+import re
+
 import pytest
 
-from nplab_io.config import ConfigError
+from conftest import ROOT, run_snakemake
+from nplab_io.config import ConfigError, load_yaml, validate_config
 from nplab_io.runs import canonical_spec, expand_experiments, expand_table, run_id
 
 
@@ -73,10 +76,6 @@ def test_bad_tables_give_one_line_naming_the_key(table, message):
 def _dry_run_priorities(workdir):
     """(rule, run wildcard or None) -> priority, from a dry run of the full config
     (Snakemake prints no priority line for priority 0)."""
-    import re
-
-    from conftest import run_snakemake
-
     res = run_snakemake(workdir, "-n", "--cores", "2")
     assert res.returncode == 0, res.stderr[-2000:]
     out = {}
@@ -95,12 +94,7 @@ def test_longest_runs_start_first_and_two_thread_jobs_before_them(workdir):
     """The full config's dry run: fc_best (the longest CIFAR run) has the top training
     priority, a 1,500-iteration course SVM run the bottom one; the two-thread jobs
     (features, knn_full) are above every training run."""
-    import yaml
-
-    from conftest import ROOT
-    from nplab_io.config import load_yaml, validate_config
-
-    cfg = validate_config(yaml.safe_load((workdir / "config" / "config.yaml").read_text()),
+    cfg = validate_config(load_yaml(workdir / "config" / "config.yaml"),
                           load_yaml(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     exp = expand_experiments(cfg["experiments"], seed=cfg["seed"], limits=cfg["limits"])
     prio = _dry_run_priorities(workdir)
