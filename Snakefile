@@ -21,11 +21,10 @@ include: "workflow/rules/runs.smk"
 include: "workflow/rules/nets.smk"
 include: "workflow/rules/linear.smk"
 include: "workflow/rules/mnist.smk"
-
 include: "workflow/rules/report.smk"  # last: it gathers every stage's targets
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

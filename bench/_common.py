@@ -24,8 +24,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 _THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
@@ -80,9 +81,20 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--repeat", type=int, default=3, help="timing repeats (best of N is reported)")
     p.add_argument("--seed", type=int, default=0, help="seed for the random data")
-    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                   help="before timing, wait up to this long for other processes to leave the CPU idle")
-    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the numbers as JSON here")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before timing, wait up to this long for other processes to leave the CPU idle",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the numbers as JSON here",
+    )
     return p
 
 
@@ -91,8 +103,10 @@ def optional_import(name: str) -> Any | None:
     try:
         return importlib.import_module(name)
     except Exception as exc:  # ImportError, or a broken install
-        print(f"note: baseline '{name}' skipped ({type(exc).__name__}: {exc}); "
-              f"install it with: pip install -e '.[bench]'")
+        print(
+            f"note: baseline '{name}' skipped ({type(exc).__name__}: {exc}); "
+            f"install it with: pip install -e '.[bench]'"
+        )
         return None
 
 
@@ -109,7 +123,15 @@ def apply_thread_limits(n: int) -> None:
 def blas_summary() -> list[dict[str, Any]]:
     from threadpoolctl import threadpool_info
 
-    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture", "threading_layer")
+    keep = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "num_threads",
+        "architecture",
+        "threading_layer",
+    )
     out = []
     for pool in threadpool_info():
         d = {k: pool.get(k) for k in keep if pool.get(k) is not None}
@@ -128,7 +150,9 @@ def wait_for_idle(max_wait: float, threshold: float = 0.15) -> None:
         if busy is None or busy <= threshold:
             return
         if time.monotonic() >= t_end:
-            print(f"note: machine still {busy:.0%} busy after waiting {max_wait:.0f} s; going ahead")
+            print(
+                f"note: machine still {busy:.0%} busy after waiting {max_wait:.0f} s; going ahead"
+            )
             return
         print(f"waiting for an idle CPU (currently {busy:.0%} busy) ...", flush=True)
         time.sleep(8.0)
@@ -167,8 +191,10 @@ def machine_info(threads: int, wait_idle: float = 0.0) -> dict[str, Any]:
     print("threadpools (threadpoolctl):")
     for p in info["threadpools"]:
         extra = ", ".join(f"{k}={p[k]}" for k in ("architecture", "threading_layer") if k in p)
-        print(f"  - {p['user_api']:<6} {p.get('internal_api', ''):<9} {p.get('version') or '?':<14} "
-              f"num_threads={p.get('num_threads')}  {p['lib']}" + (f"  ({extra})" if extra else ""))
+        print(
+            f"  - {p['user_api']:<6} {p.get('internal_api', ''):<9} {p.get('version') or '?':<14} "
+            f"num_threads={p.get('num_threads')}  {p['lib']}" + (f"  ({extra})" if extra else "")
+        )
     info["background_load_before"] = report_background_load("before")
     print("=" * 78)
     return info
@@ -204,14 +230,19 @@ def report_background_load(label: str = "before") -> dict[str, Any]:
         load1 = os.getloadavg()[0]
     except OSError:
         load1 = None
-    msg = f"background load {label}: CPU busy {busy:.0%} over 1 s" if busy is not None else \
-        f"background load {label}: unknown"
+    msg = (
+        f"background load {label}: CPU busy {busy:.0%} over 1 s"
+        if busy is not None
+        else f"background load {label}: unknown"
+    )
     if load1 is not None:
         msg += f", loadavg(1 min) {load1:.2f}"
     print(msg)
     if busy is not None and busy > 0.15:
-        print("WARNING: other processes are using the CPU; timings (and ratios) are unreliable. "
-              "Re-run on an idle machine.")
+        print(
+            "WARNING: other processes are using the CPU; timings (and ratios) are unreliable. "
+            "Re-run on an idle machine."
+        )
     return {"label": label, "cpu_busy": busy, "loadavg1": load1}
 
 
@@ -264,7 +295,7 @@ def time_interleaved(
     "setup": callable | None, "warmup": int}``; ``setup`` runs untimed before
     every call.  Returns ``{name: {"best", "median", "times"}}``.
     """
-    for name, c in cases.items():
+    for c in cases.values():
         for _ in range(c.get("warmup", 0)):
             if c.get("setup") is not None:
                 c["setup"]()
@@ -278,13 +309,26 @@ def time_interleaved(
             c["fn"]()
             times[name].append(time.perf_counter() - t0)
         if verbose:
-            print(f"  round {r + 1}/{repeat}: "
-                  + ", ".join(f"{n} {fmt_s(ts[-1])}" for n, ts in times.items()), flush=True)
-    return {n: {"best": min(ts), "median": statistics.median(ts), "times": ts} for n, ts in times.items()}
+            print(
+                f"  round {r + 1}/{repeat}: "
+                + ", ".join(f"{n} {fmt_s(ts[-1])}" for n, ts in times.items()),
+                flush=True,
+            )
+    return {
+        n: {"best": min(ts), "median": statistics.median(ts), "times": ts}
+        for n, ts in times.items()
+    }
 
 
-def matmul_gflops(m: int, k: int, n: int, dtype: Any = "float32", repeat: int = 5,
-                  min_time: float = 0.2, seed: int = 0) -> dict[str, Any]:
+def matmul_gflops(
+    m: int,
+    k: int,
+    n: int,
+    dtype: Any = "float32",
+    repeat: int = 5,
+    min_time: float = 0.2,
+    seed: int = 0,
+) -> dict[str, Any]:
     """GFLOP/s of a plain ``np.matmul`` of (m×k)@(k×n); 2·m·k·n flops per call.
 
     Small shapes are called in an inner loop until each sample lasts
@@ -334,7 +378,9 @@ def fmt_ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
-def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+def print_table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
+) -> None:
     rows = [["-" if c is None else str(c) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:

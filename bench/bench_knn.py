@@ -25,7 +25,7 @@ Random float32 data of CIFAR-10's size by default (1,000 test x 49,000 train x
 
 from __future__ import annotations
 
-import _common  # noqa: E402  (sets thread env vars before numpy loads)
+import _common
 
 _THREADS = _common.pin_threads_from_argv()
 
@@ -42,7 +42,7 @@ _common.ensure_nplab_importable()
 GOAL_SKLEARN = 1.0
 GOAL_GEMM_FRACTION = 0.80
 GOAL_MEMORY_GIB = 2.0
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 def parse_args(argv=None):
@@ -52,14 +52,25 @@ def parse_args(argv=None):
     p.add_argument("--dim", type=int, default=3_072)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn baseline")
-    p.add_argument("--small-n-test", type=int, default=200, help="test rows for the three-method comparison")
-    p.add_argument("--small-n-train", type=int, default=5_000, help="train rows for the three-method comparison")
+    p.add_argument(
+        "--small-n-test", type=int, default=200, help="test rows for the three-method comparison"
+    )
+    p.add_argument(
+        "--small-n-train",
+        type=int,
+        default=5_000,
+        help="train rows for the three-method comparison",
+    )
     p.add_argument("--no-methods", action="store_true", help="skip the two/one/no-loop comparison")
-    p.add_argument("--memory", action="store_true", help="also run the (slow) peak-memory measurement")
+    p.add_argument(
+        "--memory", action="store_true", help="also run the (slow) peak-memory measurement"
+    )
     p.add_argument("--memory-n-test", type=int, default=10_000)
     p.add_argument("--memory-n-train", type=int, default=50_000)
     p.add_argument("--memory-dim", type=int, default=3_072)
-    p.add_argument("--_memory-child", dest="memory_child", action="store_true", help=argparse_hidden())
+    p.add_argument(
+        "--_memory-child", dest="memory_child", action="store_true", help=argparse_hidden()
+    )
     p.set_defaults(repeat=3)
     return p.parse_args(argv)
 
@@ -106,8 +117,9 @@ def memory_child(args):
     """Runs in a fresh interpreter: build inputs, then measure predict()'s peak RSS."""
     import resource
 
-    X_train, y_train, X_test = make_data(args.memory_n_test, args.memory_n_train, args.memory_dim,
-                                         args.classes, args.seed)
+    X_train, y_train, X_test = make_data(
+        args.memory_n_test, args.memory_n_train, args.memory_dim, args.classes, args.seed
+    )
     inputs = X_train.nbytes + y_train.nbytes + X_test.nbytes
     knn = new_knn()
     knn.fit(X_train, y_train)
@@ -122,23 +134,49 @@ def memory_child(args):
     rss_after = _proc_status_kib("VmRSS") * 1024
     ru_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out = {
-        "n_test": args.memory_n_test, "n_train": args.memory_n_train, "dim": args.memory_dim,
-        "input_bytes": inputs, "rss_before": rss_before, "hwm_before_raw": hwm_before_raw,
-        "hwm_reset": reset, "hwm_before": hwm_before, "hwm_after": hwm_after, "rss_after": rss_after,
-        "ru_maxrss_self": ru_maxrss, "peak_increase": hwm_after - rss_before, "predict_s": seconds,
-        "pred_dtype": str(pred.dtype), "pred_shape": list(pred.shape),
+        "n_test": args.memory_n_test,
+        "n_train": args.memory_n_train,
+        "dim": args.memory_dim,
+        "input_bytes": inputs,
+        "rss_before": rss_before,
+        "hwm_before_raw": hwm_before_raw,
+        "hwm_reset": reset,
+        "hwm_before": hwm_before,
+        "hwm_after": hwm_after,
+        "rss_after": rss_after,
+        "ru_maxrss_self": ru_maxrss,
+        "peak_increase": hwm_after - rss_before,
+        "predict_s": seconds,
+        "pred_dtype": str(pred.dtype),
+        "pred_shape": list(pred.shape),
         "memory_budget_bytes": getattr(knn, "memory_budget_bytes", None),
     }
     print("MEMORY_RESULT " + json.dumps(out), flush=True)
 
 
 def run_memory(args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--_memory-child", "--threads", str(args.threads),
-           "--seed", str(args.seed), "--memory-n-test", str(args.memory_n_test),
-           "--memory-n-train", str(args.memory_n_train), "--memory-dim", str(args.memory_dim),
-           "--classes", str(args.classes)]
-    print(f"\nmemory: subprocess predicting {args.memory_n_test} x {args.memory_n_train} x {args.memory_dim} "
-          f"(this takes a while) ...", flush=True)
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--_memory-child",
+        "--threads",
+        str(args.threads),
+        "--seed",
+        str(args.seed),
+        "--memory-n-test",
+        str(args.memory_n_test),
+        "--memory-n-train",
+        str(args.memory_n_train),
+        "--memory-dim",
+        str(args.memory_dim),
+        "--classes",
+        str(args.classes),
+    ]
+    print(
+        f"\nmemory: subprocess predicting {args.memory_n_test} x {args.memory_n_train} x {args.memory_dim} "
+        f"(this takes a while) ...",
+        flush=True,
+    )
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -158,16 +196,24 @@ def run_memory(args):
     rows = [
         ["input arrays (X_train + y_train + X_test)", f"{res['input_bytes'] / GIB:.2f} GiB"],
         ["RSS before predict", f"{res['rss_before'] / GIB:.2f} GiB"],
-        ["peak RSS during predict (VmHWM" + (", reset)" if res["hwm_reset"] else ", NOT reset)"),
-         f"{res['hwm_after'] / GIB:.2f} GiB"],
-        ["peak increase beyond inputs", f"{inc_gib:.2f} GiB  {_common.goal_mark(inc_gib, GOAL_MEMORY_GIB)}"],
+        [
+            "peak RSS during predict (VmHWM" + (", reset)" if res["hwm_reset"] else ", NOT reset)"),
+            f"{res['hwm_after'] / GIB:.2f} GiB",
+        ],
+        [
+            "peak increase beyond inputs",
+            f"{inc_gib:.2f} GiB  {_common.goal_mark(inc_gib, GOAL_MEMORY_GIB)}",
+        ],
         ["ru_maxrss of the child (RUSAGE_CHILDREN)", f"{children_maxrss / GIB:.2f} GiB"],
         ["(full float32 distance matrix would be)", f"{full32 / GIB:.2f} GiB"],
         ["predict time", _common.fmt_s(res["predict_s"])],
         ["KNearestNeighbor.memory_budget_bytes", str(res.get("memory_budget_bytes"))],
     ]
-    _common.print_table(["memory (default chunking)", "value"], rows,
-                        title=f"peak memory, {n_te} test x {n_tr} train x {res['dim']} float32, k=1")
+    _common.print_table(
+        ["memory (default chunking)", "value"],
+        rows,
+        title=f"peak memory, {n_te} test x {n_tr} train x {res['dim']} float32, k=1",
+    )
     return res
 
 
@@ -244,31 +290,64 @@ def main() -> None:
     g_dist = flops / t_dist["best"] / 1e9
     g_mm = flops / t_mm["best"] / 1e9
     frac = g_dist / g_mm
-    results.update({"nplab_distances_no_loops": t_dist, "plain_matmul": t_mm, "gflops_nplab": g_dist,
-                    "gflops_matmul": g_mm, "gemm_fraction": frac, "distance_dtype": dist_dtype})
+    results.update(
+        {
+            "nplab_distances_no_loops": t_dist,
+            "plain_matmul": t_mm,
+            "gflops_nplab": g_dist,
+            "gflops_matmul": g_mm,
+            "gemm_fraction": frac,
+            "distance_dtype": dist_dtype,
+        }
+    )
 
     _common.print_table(
         ["", "best", "median", "GFLOP/s (matmul part)", "nplab / this"],
         [
-            ["nplab fit+predict (k=1, no loops)", _common.fmt_s(t_np["best"]), _common.fmt_s(t_np["median"]),
-             f"{flops / t_np['best'] / 1e9:.1f}", "1.00"],
-            ["sklearn KNeighborsClassifier brute", _common.fmt_s(t_sk["best"]) if t_sk else "skipped",
-             _common.fmt_s(t_sk["median"]) if t_sk else "-",
-             f"{flops / t_sk['best'] / 1e9:.1f}" if t_sk else "-", _common.fmt_ratio(r_sk)],
-            ["nplab compute_distances_no_loops", _common.fmt_s(t_dist["best"]), _common.fmt_s(t_dist["median"]),
-             f"{g_dist:.1f}", "-"],
-            ["plain np.matmul (n_test x dim)@(dim x n_train)", _common.fmt_s(t_mm["best"]),
-             _common.fmt_s(t_mm["median"]), f"{g_mm:.1f}", "-"],
+            [
+                "nplab fit+predict (k=1, no loops)",
+                _common.fmt_s(t_np["best"]),
+                _common.fmt_s(t_np["median"]),
+                f"{flops / t_np['best'] / 1e9:.1f}",
+                "1.00",
+            ],
+            [
+                "sklearn KNeighborsClassifier brute",
+                _common.fmt_s(t_sk["best"]) if t_sk else "skipped",
+                _common.fmt_s(t_sk["median"]) if t_sk else "-",
+                f"{flops / t_sk['best'] / 1e9:.1f}" if t_sk else "-",
+                _common.fmt_ratio(r_sk),
+            ],
+            [
+                "nplab compute_distances_no_loops",
+                _common.fmt_s(t_dist["best"]),
+                _common.fmt_s(t_dist["median"]),
+                f"{g_dist:.1f}",
+                "-",
+            ],
+            [
+                "plain np.matmul (n_test x dim)@(dim x n_train)",
+                _common.fmt_s(t_mm["best"]),
+                _common.fmt_s(t_mm["median"]),
+                f"{g_mm:.1f}",
+                "-",
+            ],
         ],
         title=f"kNN k=1, {nte} x {ntr} x {dim} float32 ({flops / 1e9:.0f} GFLOP in the matmul part)",
     )
     print()
-    print(f"nplab / sklearn (fit+predict)            = {_common.fmt_ratio(r_sk):>6}   "
-          f"{_common.goal_mark(r_sk, GOAL_SKLEARN)}"
-          + (f"; predictions agree on {agree:.1%}" if agree is not None else ""))
-    print(f"nplab distances GFLOP/s / np.matmul's    = {frac:>6.1%}   "
-          f"{_common.goal_mark(frac, GOAL_GEMM_FRACTION, higher_is_better=True)}; distances dtype {dist_dtype}")
-    del X_train, X_test, y_train, knn
+    print(
+        f"nplab / sklearn (fit+predict)            = {_common.fmt_ratio(r_sk):>6}   "
+        f"{_common.goal_mark(r_sk, GOAL_SKLEARN)}"
+        + (f"; predictions agree on {agree:.1%}" if agree is not None else "")
+    )
+    print(
+        f"nplab distances GFLOP/s / np.matmul's    = {frac:>6.1%}   "
+        f"{_common.goal_mark(frac, GOAL_GEMM_FRACTION, higher_is_better=True)}; distances dtype {dist_dtype}"
+    )
+    # drop the big arrays (closures hold them too) before the next section allocates its own
+    state.clear()
+    X_train = X_test = y_train = knn = None
 
     # 3. two / one / no loops ------------------------------------------------------
     if not args.no_methods:
@@ -277,9 +356,11 @@ def main() -> None:
         Xs_train, ys_train, Xs_test = make_data(snte, sntr, dim, args.classes, args.seed + 1)
         knn = new_knn()
         knn.fit(Xs_train, ys_train)
-        methods = [("two loops", knn.compute_distances_two_loops, 1),
-                   ("one loop", knn.compute_distances_one_loop, max(1, min(args.repeat, 3))),
-                   ("no loops", knn.compute_distances_no_loops, max(args.repeat, 5))]
+        methods = [
+            ("two loops", knn.compute_distances_two_loops, 1),
+            ("one loop", knn.compute_distances_one_loop, max(1, min(args.repeat, 3))),
+            ("no loops", knn.compute_distances_no_loops, max(args.repeat, 5)),
+        ]
         out, rows, ref = {}, [], None
         for name, fn, rep in methods:
             holder = {}
@@ -289,16 +370,29 @@ def main() -> None:
                 ref = d
                 diff = 0.0
             else:
-                diff = float(np.max(np.abs(np.asarray(d, np.float64) - np.asarray(ref, np.float64))))
+                diff = float(
+                    np.max(np.abs(np.asarray(d, np.float64) - np.asarray(ref, np.float64)))
+                )
             out[name] = {"seconds": t, "max_abs_diff_vs_two_loops": diff, "dtype": str(d.dtype)}
         base = out["two loops"]["seconds"]["best"]
         for name, _, rep in methods:
             o = out[name]
             o["speedup_vs_two_loops"] = base / o["seconds"]["best"]
-            rows.append([name, _common.fmt_s(o["seconds"]["best"]), f"{rep}", f"{o['speedup_vs_two_loops']:.1f}x",
-                         f"{o['max_abs_diff_vs_two_loops']:.1e}", o["dtype"]])
-        _common.print_table(["method", "best", "runs", "speedup vs two loops", "max |diff|", "dtype"], rows,
-                            title=f"distance methods, {snte} test x {sntr} train x {dim} float32")
+            rows.append(
+                [
+                    name,
+                    _common.fmt_s(o["seconds"]["best"]),
+                    f"{rep}",
+                    f"{o['speedup_vs_two_loops']:.1f}x",
+                    f"{o['max_abs_diff_vs_two_loops']:.1e}",
+                    o["dtype"],
+                ]
+            )
+        _common.print_table(
+            ["method", "best", "runs", "speedup vs two loops", "max |diff|", "dtype"],
+            rows,
+            title=f"distance methods, {snte} test x {sntr} train x {dim} float32",
+        )
         results["methods"] = out
         results["methods_shape"] = [snte, sntr, dim]
 
@@ -308,11 +402,15 @@ def main() -> None:
 
     print()
     info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(args.json, {
-        "benchmark": "knn", "machine": info,
-        "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-        "results": results,
-    })
+    _common.write_json(
+        args.json,
+        {
+            "benchmark": "knn",
+            "machine": info,
+            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

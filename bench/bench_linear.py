@@ -13,7 +13,7 @@ last column is the bias column of ones.  Not a test: nothing here fails.
 
 from __future__ import annotations
 
-import _common  # noqa: E402  (sets thread env vars before numpy loads)
+import _common
 
 _THREADS = _common.pin_threads_from_argv()
 
@@ -49,11 +49,18 @@ def main() -> None:
 
     _common.apply_thread_limits(args.threads)
     info = _common.machine_info(args.threads, args.wait_idle)
-    print(f"linear losses: N={args.n} x D={args.dim}, C={args.classes}, reg={args.reg}, "
-          f"delta={args.delta}, best of {args.repeat} (vectorised: best of {max(args.repeat, 20)})")
+    print(
+        f"linear losses: N={args.n} x D={args.dim}, C={args.classes}, reg={args.reg}, "
+        f"delta={args.delta}, best of {args.repeat} (vectorised: best of {max(args.repeat, 20)})"
+    )
 
     cases = [
-        ("svm", linear.svm_loss_naive, linear.svm_loss_vectorized, {"reg": args.reg, "delta": args.delta}),
+        (
+            "svm",
+            linear.svm_loss_naive,
+            linear.svm_loss_vectorized,
+            {"reg": args.reg, "delta": args.delta},
+        ),
         ("softmax", linear.softmax_loss_naive, linear.softmax_loss_vectorized, {"reg": args.reg}),
     ]
     rows, results = [], []
@@ -66,32 +73,60 @@ def main() -> None:
             loss_diff = abs(float(loss_n) - float(loss_v))
             grad_rel = float(np.max(np.abs(grad_n - grad_v)) / max(np.max(np.abs(grad_n)), 1e-30))
             t_naive = _common.time_it(lambda: naive(W, X, y, **kw), repeat=args.repeat, warmup=0)
-            t_vec = _common.time_it(lambda: vec(W, X, y, **kw), repeat=max(args.repeat, 20), warmup=2)
+            t_vec = _common.time_it(
+                lambda: vec(W, X, y, **kw), repeat=max(args.repeat, 20), warmup=2
+            )
             speedup = t_naive["best"] / t_vec["best"]
-            rows.append([
-                name, dtype_name, _common.fmt_s(t_naive["best"]), _common.fmt_s(t_vec["best"]),
-                f"{speedup:.1f}x", f"{loss_diff:.1e}", f"{grad_rel:.1e}",
-                str(np.asarray(grad_v).dtype),
-            ])
-            results.append({
-                "loss": name, "dtype": dtype_name,
-                "naive_s": t_naive, "vectorized_s": t_vec, "speedup": speedup,
-                "abs_loss_diff": loss_diff, "max_rel_grad_diff": grad_rel,
-                "grad_dtype_vectorized": str(np.asarray(grad_v).dtype),
-            })
+            rows.append(
+                [
+                    name,
+                    dtype_name,
+                    _common.fmt_s(t_naive["best"]),
+                    _common.fmt_s(t_vec["best"]),
+                    f"{speedup:.1f}x",
+                    f"{loss_diff:.1e}",
+                    f"{grad_rel:.1e}",
+                    str(np.asarray(grad_v).dtype),
+                ]
+            )
+            results.append(
+                {
+                    "loss": name,
+                    "dtype": dtype_name,
+                    "naive_s": t_naive,
+                    "vectorized_s": t_vec,
+                    "speedup": speedup,
+                    "abs_loss_diff": loss_diff,
+                    "max_rel_grad_diff": grad_rel,
+                    "grad_dtype_vectorized": str(np.asarray(grad_v).dtype),
+                }
+            )
 
     _common.print_table(
-        ["loss", "dtype", "naive", "vectorised", "speedup", "|dloss|", "max rel dgrad", "grad dtype"],
+        [
+            "loss",
+            "dtype",
+            "naive",
+            "vectorised",
+            "speedup",
+            "|dloss|",
+            "max rel dgrad",
+            "grad dtype",
+        ],
         rows,
         title=f"naive vs vectorised loss+gradient ({args.n} x {args.dim}, {args.classes} classes; best of N)",
     )
     print()
     info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(args.json, {
-        "benchmark": "linear", "machine": info,
-        "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-        "results": results,
-    })
+    _common.write_json(
+        args.json,
+        {
+            "benchmark": "linear",
+            "machine": info,
+            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

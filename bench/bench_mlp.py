@@ -24,7 +24,7 @@ Goals (not tests): nplab/torch <= 1.0, nplab/sklearn <= 0.6.
 
 from __future__ import annotations
 
-import _common  # noqa: E402  (sets thread env vars before numpy loads)
+import _common
 
 _THREADS = _common.pin_threads_from_argv()
 
@@ -46,13 +46,25 @@ def parse_args():
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--n-val", type=int, default=100, help="rows of the (tiny) validation set nplab's Solver needs")
-    p.add_argument("--num-train-samples", type=int, default=100,
-                   help="rows the Solver uses for its end-of-epoch train accuracy")
+    p.add_argument(
+        "--n-val",
+        type=int,
+        default=100,
+        help="rows of the (tiny) validation set nplab's Solver needs",
+    )
+    p.add_argument(
+        "--num-train-samples",
+        type=int,
+        default=100,
+        help="rows the Solver uses for its end-of-epoch train accuracy",
+    )
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn baseline")
-    p.add_argument("--no-breakdown", action="store_true",
-                   help="skip the per-step breakdown of nplab (loss() alone, Solver overhead)")
+    p.add_argument(
+        "--no-breakdown",
+        action="store_true",
+        help="skip the per-step breakdown of nplab (loss() alone, Solver overhead)",
+    )
     return p.parse_args()
 
 
@@ -104,8 +116,10 @@ def nplab_case(args, data):
 
     def extra():
         hist = getattr(state["solver"], "loss_history", None)
-        return {"final_loss": float(np.mean(hist[-10:])) if hist else None,
-                "iterations": len(hist) if hist else None}
+        return {
+            "final_loss": float(np.mean(hist[-10:])) if hist else None,
+            "iterations": len(hist) if hist else None,
+        }
 
     return {"fn": run, "setup": setup, "warmup": 0, "extra": extra}
 
@@ -167,15 +181,17 @@ def torch_case(args, torch, X, y):
         losses = []
         for i in range(0, len(Xt) - B + 1, B):
             opt.zero_grad(set_to_none=True)
-            loss = lossf(model(Xt[i:i + B]), yt[i:i + B])
+            loss = lossf(model(Xt[i : i + B]), yt[i : i + B])
             loss.backward()
             opt.step()
             losses.append(loss.detach())
         state["losses"] = losses
 
     def extra():
-        return {"final_loss": float(torch.stack(state["losses"][-10:]).mean()),
-                "iterations": len(state["losses"])}
+        return {
+            "final_loss": float(torch.stack(state["losses"][-10:]).mean()),
+            "iterations": len(state["losses"]),
+        }
 
     return {"fn": run, "setup": setup, "warmup": 1, "extra": extra}
 
@@ -211,9 +227,11 @@ def sklearn_case(args, X, y):
 
     def extra():
         clf = state["clf"]
-        return {"final_loss": float(clf.loss_),  # mean loss over the epoch
-                "iterations": int(clf.t_ // args.batch_size) if hasattr(clf, "t_") else None,
-                "coef_dtype": str(clf.coefs_[0].dtype)}
+        return {
+            "final_loss": float(clf.loss_),  # mean loss over the epoch
+            "iterations": int(clf.t_ // args.batch_size) if hasattr(clf, "t_") else None,
+            "coef_dtype": str(clf.coefs_[0].dtype),
+        }
 
     return {"fn": run, "setup": setup, "warmup": 0, "extra": extra}
 
@@ -230,8 +248,13 @@ def matmul_case(args):
         for _ in range(calls):
             np.matmul(a, b, out=out)
 
-    return {"fn": run, "setup": None, "warmup": 1,
-            "flops": 2.0 * args.batch_size * args.input_dim * args.hidden * calls, "calls": calls}
+    return {
+        "fn": run,
+        "setup": None,
+        "warmup": 1,
+        "flops": 2.0 * args.batch_size * args.input_dim * args.hidden * calls,
+        "calls": calls,
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -256,8 +279,10 @@ def main() -> None:
     # What is strictly needed: forward, both weight gradients, and the hidden
     # layer's input gradient -- not the gradient w.r.t. the input X.
     flops_min = 2 * N * (2 * D * H + 3 * H * C)
-    print(f"MLP {D}-{H}-{C} (ReLU, softmax), float32, N={N}, batch {B}, 1 epoch SGD lr={args.lr}; "
-          f"best of {args.repeat}")
+    print(
+        f"MLP {D}-{H}-{C} (ReLU, softmax), float32, N={N}, batch {B}, 1 epoch SGD lr={args.lr}; "
+        f"best of {args.repeat}"
+    )
     print(f"epoch FLOPs (fwd+bwd, 3 x 2 x N x (D*H + H*C)) = {flops / 1e9:.1f} GFLOP")
 
     cases = {"nplab": nplab_case(args, data)}
@@ -266,23 +291,40 @@ def main() -> None:
     if have_sklearn:
         cases["sklearn"] = sklearn_case(args, X, y)
     cases["matmul"] = matmul_case(args)
-    print(f"\ntiming {', '.join(cases)} in {args.repeat} interleaved rounds "
-          f"(matmul = {cases['matmul']['calls']} x np.matmul ({B}x{D})@({D}x{H}) float32) ...", flush=True)
+    print(
+        f"\ntiming {', '.join(cases)} in {args.repeat} interleaved rounds "
+        f"(matmul = {cases['matmul']['calls']} x np.matmul ({B}x{D})@({D}x{H}) float32) ...",
+        flush=True,
+    )
     timed = _common.time_interleaved(cases, repeat=args.repeat)
     for name, c in cases.items():
         if "extra" in c:
             timed[name].update(c["extra"]())
-    mm_batch = {"shape": [B, D, H], "calls": cases["matmul"]["calls"], "seconds": timed.pop("matmul"),
-                "gflops": None}
+    mm_batch = {
+        "shape": [B, D, H],
+        "calls": cases["matmul"]["calls"],
+        "seconds": timed.pop("matmul"),
+        "gflops": None,
+    }
     mm_batch["gflops"] = cases["matmul"]["flops"] / mm_batch["seconds"]["best"] / 1e9
-    mm_large = _common.matmul_gflops(4096, D, H, np.float32, repeat=max(args.repeat, 3), seed=args.seed)
+    mm_large = _common.matmul_gflops(
+        4096, D, H, np.float32, repeat=max(args.repeat, 3), seed=args.seed
+    )
     bound_s = flops / (mm_batch["gflops"] * 1e9)
     bound_min_s = flops_min / (mm_batch["gflops"] * 1e9)
-    print(f"np.matmul float32 ({B}x{D})@({D}x{H}): {mm_batch['gflops']:.1f} GFLOP/s (in the rounds); "
-          f"(4096x{D})@({D}x{H}): {mm_large['gflops']:.1f} GFLOP/s (after)")
+    print(
+        f"np.matmul float32 ({B}x{D})@({D}x{H}): {mm_batch['gflops']:.1f} GFLOP/s (in the rounds); "
+        f"(4096x{D})@({D}x{H}): {mm_large['gflops']:.1f} GFLOP/s (after)"
+    )
 
-    results = {"flops": flops, "flops_min": flops_min, "matmul_batch": mm_batch, "matmul_large": mm_large,
-               "gemm_bound_s": bound_s, "gemm_bound_min_s": bound_min_s}
+    results = {
+        "flops": flops,
+        "flops_min": flops_min,
+        "matmul_batch": mm_batch,
+        "matmul_large": mm_large,
+        "gemm_bound_s": bound_s,
+        "gemm_bound_min_s": bound_min_s,
+    }
     t_np = timed["nplab"]
     results["nplab"] = t_np
     t_torch = timed.get("torch")
@@ -297,52 +339,116 @@ def main() -> None:
     r_torch = t_np["best"] / t_torch["best"] if t_torch else None
     r_sk = t_np["best"] / t_sk["best"] if t_sk else None
     r_bound = t_np["best"] / bound_s
-    results.update({"ratio_nplab_torch": r_torch, "ratio_nplab_sklearn": r_sk, "ratio_nplab_gemm_bound": r_bound,
-                    "ratio_nplab_gemm_bound_min": t_np["best"] / bound_min_s})
+    results.update(
+        {
+            "ratio_nplab_torch": r_torch,
+            "ratio_nplab_sklearn": r_sk,
+            "ratio_nplab_gemm_bound": r_bound,
+            "ratio_nplab_gemm_bound_min": t_np["best"] / bound_min_s,
+        }
+    )
 
     def gflops(t):
         return f"{flops / t / 1e9:.1f}"
 
-    rows = [["nplab Solver", _common.fmt_s(t_np["best"]), _common.fmt_s(t_np["median"]), gflops(t_np["best"]),
-             f"{t_np['final_loss']:.4f}" if t_np.get("final_loss") is not None else "-", "1.00"]]
+    rows = [
+        [
+            "nplab Solver",
+            _common.fmt_s(t_np["best"]),
+            _common.fmt_s(t_np["median"]),
+            gflops(t_np["best"]),
+            f"{t_np['final_loss']:.4f}" if t_np.get("final_loss") is not None else "-",
+            "1.00",
+        ]
+    ]
     if t_torch:
-        rows.append(["PyTorch", _common.fmt_s(t_torch["best"]), _common.fmt_s(t_torch["median"]),
-                     gflops(t_torch["best"]), f"{t_torch['final_loss']:.4f}", _common.fmt_ratio(r_torch)])
+        rows.append(
+            [
+                "PyTorch",
+                _common.fmt_s(t_torch["best"]),
+                _common.fmt_s(t_torch["median"]),
+                gflops(t_torch["best"]),
+                f"{t_torch['final_loss']:.4f}",
+                _common.fmt_ratio(r_torch),
+            ]
+        )
     if t_sk:
-        rows.append(["scikit-learn", _common.fmt_s(t_sk["best"]), _common.fmt_s(t_sk["median"]),
-                     gflops(t_sk["best"]), f"{t_sk['final_loss']:.4f}", _common.fmt_ratio(r_sk)])
-    rows.append(["GEMM bound (3x fwd)", _common.fmt_s(bound_s), "-", f"{mm_batch['gflops']:.1f}", "-",
-                 _common.fmt_ratio(r_bound)])
-    rows.append(["GEMM bound (no dX)", _common.fmt_s(bound_min_s), "-", f"{mm_batch['gflops']:.1f}", "-",
-                 _common.fmt_ratio(t_np["best"] / bound_min_s)])
-    _common.print_table(["", "best", "median", "GFLOP/s", "loss (end)", "nplab / this"], rows,
-                        title="one epoch (seconds; loss = mean of last 10 batches, sklearn: epoch mean)")
+        rows.append(
+            [
+                "scikit-learn",
+                _common.fmt_s(t_sk["best"]),
+                _common.fmt_s(t_sk["median"]),
+                gflops(t_sk["best"]),
+                f"{t_sk['final_loss']:.4f}",
+                _common.fmt_ratio(r_sk),
+            ]
+        )
+    rows.append(
+        [
+            "GEMM bound (3x fwd)",
+            _common.fmt_s(bound_s),
+            "-",
+            f"{mm_batch['gflops']:.1f}",
+            "-",
+            _common.fmt_ratio(r_bound),
+        ]
+    )
+    rows.append(
+        [
+            "GEMM bound (no dX)",
+            _common.fmt_s(bound_min_s),
+            "-",
+            f"{mm_batch['gflops']:.1f}",
+            "-",
+            _common.fmt_ratio(t_np["best"] / bound_min_s),
+        ]
+    )
+    _common.print_table(
+        ["", "best", "median", "GFLOP/s", "loss (end)", "nplab / this"],
+        rows,
+        title="one epoch (seconds; loss = mean of last 10 batches, sklearn: epoch mean)",
+    )
 
     print()
-    print(f"nplab / torch   = {_common.fmt_ratio(r_torch):>6}   {_common.goal_mark(r_torch, GOAL_TORCH)}")
-    print(f"nplab / sklearn = {_common.fmt_ratio(r_sk):>6}   {_common.goal_mark(r_sk, GOAL_SKLEARN)}")
-    print(f"nplab / GEMM lower bound = {r_bound:.2f}  (bound = {flops / 1e9:.1f} GFLOP at "
-          f"{mm_batch['gflops']:.1f} GFLOP/s = {_common.fmt_s(bound_s)})")
-    print(f"nplab / GEMM bound without the input gradient = {t_np['best'] / bound_min_s:.2f}  "
-          f"({flops_min / 1e9:.1f} GFLOP = 2N(2DH + 3HC) -> {_common.fmt_s(bound_min_s)}; "
-          f"sklearn / this = {t_sk['best'] / bound_min_s:.2f})" if t_sk else
-          f"nplab / GEMM bound without the input gradient = {t_np['best'] / bound_min_s:.2f}")
+    print(
+        f"nplab / torch   = {_common.fmt_ratio(r_torch):>6}   {_common.goal_mark(r_torch, GOAL_TORCH)}"
+    )
+    print(
+        f"nplab / sklearn = {_common.fmt_ratio(r_sk):>6}   {_common.goal_mark(r_sk, GOAL_SKLEARN)}"
+    )
+    print(
+        f"nplab / GEMM lower bound = {r_bound:.2f}  (bound = {flops / 1e9:.1f} GFLOP at "
+        f"{mm_batch['gflops']:.1f} GFLOP/s = {_common.fmt_s(bound_s)})"
+    )
+    print(
+        f"nplab / GEMM bound without the input gradient = {t_np['best'] / bound_min_s:.2f}  "
+        f"({flops_min / 1e9:.1f} GFLOP = 2N(2DH + 3HC) -> {_common.fmt_s(bound_min_s)}; "
+        f"sklearn / this = {t_sk['best'] / bound_min_s:.2f})"
+        if t_sk
+        else f"nplab / GEMM bound without the input gradient = {t_np['best'] / bound_min_s:.2f}"
+    )
 
     bd = results.get("nplab_breakdown")
     if bd:
         iters = N // B
-        print(f"\nnplab breakdown per step: model.loss() {_common.fmt_s(bd['loss_per_step_s'])}, "
-              f"SGD update {_common.fmt_s(bd['update_per_step_s'])}; x{iters} steps = "
-              f"{_common.fmt_s(bd['loss_epoch_estimate_s'] + bd['update_per_step_s'] * iters)} "
-              f"of {_common.fmt_s(t_np['best'])} Solver time; params {bd['param_dtypes']}, grads {bd['grad_dtypes']}")
+        print(
+            f"\nnplab breakdown per step: model.loss() {_common.fmt_s(bd['loss_per_step_s'])}, "
+            f"SGD update {_common.fmt_s(bd['update_per_step_s'])}; x{iters} steps = "
+            f"{_common.fmt_s(bd['loss_epoch_estimate_s'] + bd['update_per_step_s'] * iters)} "
+            f"of {_common.fmt_s(t_np['best'])} Solver time; params {bd['param_dtypes']}, grads {bd['grad_dtypes']}"
+        )
 
     print()
     info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(args.json, {
-        "benchmark": "mlp", "machine": info,
-        "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-        "results": results,
-    })
+    _common.write_json(
+        args.json,
+        {
+            "benchmark": "mlp",
+            "machine": info,
+            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ The dataset mirror is ``--mirror``, else ``$NPLAB_MIRROR``, else ``../shared/dat
 else a small synthetic mirror written for the run (numbers then are not comparable).
 Each run is wrapped in ``timeout -k`` (Snakemake ignores SIGTERM while jobs run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,13 +48,31 @@ def _mirror(arg: str | None, scratch: Path) -> tuple[str, str]:
 
 def run_once(cores: int, workdir: Path, args, mirror: str) -> dict:
     shutil.copytree(ROOT / "config", workdir / "config")
-    env = {k: v for k, v in os.environ.items()
-           if k not in _common._THREAD_ENV_VARS and not k.startswith("SLURM_")}
-    cmd = ["timeout", "-k", "15", str(args.timeout),
-           sys.executable, "-m", "snakemake", *args.targets,
-           "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--cores", str(cores), "--configfile", args.configfile,
-           "--config", f"mirror={mirror}"]  # --config last: it swallows what follows
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _common._THREAD_ENV_VARS and not k.startswith("SLURM_")
+    }
+    cmd = [
+        "timeout",
+        "-k",
+        "15",
+        str(args.timeout),
+        sys.executable,
+        "-m",
+        "snakemake",
+        *args.targets,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--configfile",
+        args.configfile,
+        "--config",
+        f"mirror={mirror}",
+    ]  # --config last: it swallows what follows
     t0 = time.perf_counter()
     res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -63,23 +82,43 @@ def run_once(cores: int, workdir: Path, args, mirror: str) -> dict:
         raise SystemExit(f"--cores {cores}: snakemake exited {res.returncode}")
     jobs = len(re.findall(r"^Finished jobid: \d+ \(Rule: (?!all\))", out, re.M))
     threads = [int(t) for t in re.findall(r"^\s+threads: (\d+)$", out, re.M)]
-    return {"cores": cores, "wall_s": wall, "jobs": jobs,
-            "max_job_threads": max(threads, default=1),
-            "jobs_multithreaded": sum(t > 1 for t in threads)}
+    return {
+        "cores": cores,
+        "wall_s": wall,
+        "jobs": jobs,
+        "max_job_threads": max(threads, default=1),
+        "jobs_multithreaded": sum(t > 1 for t in threads),
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--cores", type=int, nargs=2, default=[1, 2], metavar=("BASE", "N"),
-                    help="the two --cores values to compare")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument(
+        "--cores",
+        type=int,
+        nargs=2,
+        default=[1, 2],
+        metavar=("BASE", "N"),
+        help="the two --cores values to compare",
+    )
     ap.add_argument("--configfile", default="config/quick.yaml")
-    ap.add_argument("--targets", nargs="+", default=["all"],
-                    help="Snakemake targets (the slice of the pipeline to run)")
+    ap.add_argument(
+        "--targets",
+        nargs="+",
+        default=["all"],
+        help="Snakemake targets (the slice of the pipeline to run)",
+    )
     ap.add_argument("--mirror", default=None, help="dataset mirror (see above)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per run")
-    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                    help="first wait up to this long for an idle CPU")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long for an idle CPU",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the working directories")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args(argv)
@@ -90,26 +129,42 @@ def main(argv=None) -> int:
         mirror, kind = _mirror(args.mirror, scratch)
         print("=" * 78)
         print(f"machine : {_common._cpu_model()}, os.cpu_count()={os.cpu_count()}")
-        print(f"slice   : snakemake {' '.join(args.targets)} --configfile {args.configfile}"
-              f"  (mirror: {kind}, {mirror})")
+        print(
+            f"slice   : snakemake {' '.join(args.targets)} --configfile {args.configfile}"
+            f"  (mirror: {kind}, {mirror})"
+        )
         before = _common.report_background_load("before")
         print("=" * 78, flush=True)
         runs = []
         for cores in args.cores:
             r = run_once(cores, scratch / f"cores{cores}", args, mirror)
             runs.append(r)
-            print(f"--cores {cores}: {_common.fmt_s(r['wall_s']):>8}  {r['jobs']} jobs, "
-                  f"max threads per job {r['max_job_threads']}, "
-                  f"{r['jobs_multithreaded']} job(s) with >1 thread", flush=True)
+            print(
+                f"--cores {cores}: {_common.fmt_s(r['wall_s']):>8}  {r['jobs']} jobs, "
+                f"max threads per job {r['max_job_threads']}, "
+                f"{r['jobs_multithreaded']} job(s) with >1 thread",
+                flush=True,
+            )
         after = _common.report_background_load("after")
         speedup = runs[0]["wall_s"] / runs[1]["wall_s"]
-        print(f"speedup --cores {args.cores[1]} vs --cores {args.cores[0]}: {speedup:.2f}x  "
-              f"{_common.goal_mark(speedup, GOAL_SPEEDUP, higher_is_better=True)}")
-        _common.write_json(args.json, {
-            "benchmark": "scaling", "targets": args.targets, "configfile": args.configfile,
-            "mirror": kind, "os_cpu_count": os.cpu_count(), "runs": runs,
-            "speedup": speedup, "goal_speedup": GOAL_SPEEDUP,
-            "background_load": [before, after]})
+        print(
+            f"speedup --cores {args.cores[1]} vs --cores {args.cores[0]}: {speedup:.2f}x  "
+            f"{_common.goal_mark(speedup, GOAL_SPEEDUP, higher_is_better=True)}"
+        )
+        _common.write_json(
+            args.json,
+            {
+                "benchmark": "scaling",
+                "targets": args.targets,
+                "configfile": args.configfile,
+                "mirror": kind,
+                "os_cpu_count": os.cpu_count(),
+                "runs": runs,
+                "speedup": speedup,
+                "goal_speedup": GOAL_SPEEDUP,
+                "background_load": [before, after],
+            },
+        )
     finally:
         if args.keep:
             print(f"working directories kept under {scratch}")

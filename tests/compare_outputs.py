@@ -1,6 +1,7 @@
 """Comparing two runs' results/ trees: byte-identical, or equal but for timing fields.
 
 Used by the SLURM test (SLURM vs local run) and the determinism test (two local runs)."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,9 @@ VOLATILE_DIRS = {"logs", "benchmarks"}
 VOLATILE_JSON_KEY = re.compile(
     r"(^|_)(time|times|timing|timings|timestamp|date|datetime|elapsed|seconds|secs|duration|"
     r"wall|started|finished|created|written_at|host|hostname|node|pid|user|peak_rss_mb|"
-    r"rss|speedup|ratio_to_baseline|s|ms|budget|fastest)($|_)", re.I)
+    r"rss|speedup|ratio_to_baseline|s|ms|budget|fastest)($|_)",
+    re.I,
+)
 
 
 def outputs(results: Path) -> dict[str, Path]:
@@ -31,8 +34,9 @@ def outputs(results: Path) -> dict[str, Path]:
 
 def strip_volatile(obj):
     if isinstance(obj, dict):
-        return {k: strip_volatile(v) for k, v in obj.items()
-                if not VOLATILE_JSON_KEY.search(str(k))}
+        return {
+            k: strip_volatile(v) for k, v in obj.items() if not VOLATILE_JSON_KEY.search(str(k))
+        }
     if isinstance(obj, list):
         return [strip_volatile(v) for v in obj]
     return obj
@@ -90,8 +94,9 @@ def compare_trees(a: dict[str, Path], b: dict[str, Path], skip=lambda rel: False
                 timing_only.append(rel)
             else:
                 differ.append(rel)
-        elif rel.endswith(".csv") and (csv_without_volatile_columns(pa)
-                                       == csv_without_volatile_columns(pb)):
+        elif rel.endswith(".csv") and (
+            csv_without_volatile_columns(pa) == csv_without_volatile_columns(pb)
+        ):
             timing_only.append(rel)
         else:
             differ.append(rel)

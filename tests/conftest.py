@@ -1,4 +1,5 @@
 """Shared fixtures: the repository root, the dataset mirror (real or synthetic)."""
+
 from __future__ import annotations
 
 import os
@@ -64,10 +65,17 @@ def e2e_mirror(tmp_path_factory) -> tuple[Path, str]:
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the workflow of this repository with ``workdir`` as the working directory."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          cwd=str(workdir))
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(workdir))
 
 
 @pytest.fixture()
@@ -90,8 +98,16 @@ def quick_run(tmp_path_factory, e2e_mirror) -> Path:
     if reuse:
         shutil.rmtree(wd / "config", ignore_errors=True)
     shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(wd, "--cores", "2", "--configfile", "config/quick.yaml",
-                        "--config", f"mirror={mirror}", timeout=1800)
+    res = run_snakemake(
+        wd,
+        "--cores",
+        "2",
+        "--configfile",
+        "config/quick.yaml",
+        "--config",
+        f"mirror={mirror}",
+        timeout=1800,
+    )
     if res.returncode != 0:
         pytest.fail("quick-config pipeline run failed:\n" + res.stderr[-4000:])
     return wd

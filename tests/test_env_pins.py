@@ -1,4 +1,5 @@
 """pyproject.toml and envs/nplab.yaml pin the same versions."""
+
 import tomllib
 
 import yaml

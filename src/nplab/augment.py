@@ -7,6 +7,7 @@ from the wrapper's ``rng`` (set it, or let :class:`nplab.solver.Solver` set it; 
 wrapped model's own ``rng`` for dropout is then seeded from the same Generator).
 Images are rows of ``X`` laid out as ``image_shape`` = (H, W, C) or (H, W).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,9 @@ def hflip(X: np.ndarray, image_shape) -> np.ndarray:
     return np.ascontiguousarray(X.reshape((-1,) + shape)[:, :, ::-1]).reshape(X.shape)
 
 
-def random_hflip(X: np.ndarray, image_shape, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
+def random_hflip(
+    X: np.ndarray, image_shape, rng: np.random.Generator, p: float = 0.5
+) -> np.ndarray:
     """A copy of ``X`` with each row mirrored with probability ``p``."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be in [0, 1], got {p!r}")

@@ -15,9 +15,10 @@ Small measurements built on the core's own layers and update rules:
   (over features, as layer norm) statistics of a data matrix, with the preprocessing
   transforms of BatchNormalization.ipynb's question 3 (:data:`PREPROCESSING`).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,15 +26,22 @@ from .gradcheck import eval_numerical_gradient, rel_error
 from .layers import ACTIVATIONS, dropout_forward
 
 __all__ = [
-    "check_net_gradients", "local_gradients", "near_zero_ranges", "relative_update",
-    "effective_learning_rate", "dropout_train_test_means", "axis_statistics",
-    "PREPROCESSING", "preprocess_for_question",
+    "check_net_gradients",
+    "local_gradients",
+    "near_zero_ranges",
+    "relative_update",
+    "effective_learning_rate",
+    "dropout_train_test_means",
+    "axis_statistics",
+    "PREPROCESSING",
+    "preprocess_for_question",
 ]
 
 
 # --------------------------------------------------------------------------- gradients
-def check_net_gradients(model, X, y, h: float = 1e-5, dropout_seed: int | None = None,
-                        params: list[str] | None = None) -> dict[str, float]:
+def check_net_gradients(
+    model, X, y, h: float = 1e-5, dropout_seed: int | None = None, params: list[str] | None = None
+) -> dict[str, float]:
     """Max relative error (:func:`nplab.gradcheck.rel_error`) between the analytic and the
     centred-difference gradient of ``model.loss(X, y)`` for every parameter.
 
@@ -41,6 +49,7 @@ def check_net_gradients(model, X, y, h: float = 1e-5, dropout_seed: int | None =
     every loss evaluation so that each one draws the same masks (the check is then
     exact); batch-norm running statistics change but do not enter the train-mode loss.
     """
+
     def reseed():
         if dropout_seed is not None:
             model.rng = np.random.default_rng(dropout_seed)
@@ -49,17 +58,20 @@ def check_net_gradients(model, X, y, h: float = 1e-5, dropout_seed: int | None =
     _, grads = model.loss(X, y)
     out = {}
     for name in params if params is not None else list(model.params):
+
         def f(_w, name=name):
             reseed()
             return model.loss(X, y)[0]
+
         num = eval_numerical_gradient(f, model.params[name], h=h)
         out[name] = rel_error(num, grads[name])
     return out
 
 
 # --------------------------------------------------------------------------- activations
-def local_gradients(x, names=("sigmoid", "relu", "leaky_relu"), alpha: float = 0.01
-                    ) -> dict[str, np.ndarray]:
+def local_gradients(
+    x, names=("sigmoid", "relu", "leaky_relu"), alpha: float = 0.01
+) -> dict[str, np.ndarray]:
     """``d act(x) / dx`` for each activation, from its forward/backward pair with an
     upstream gradient of ones (``alpha`` is leaky ReLU's slope for x <= 0)."""
     x = np.asarray(x, dtype=np.float64)
@@ -143,7 +155,9 @@ def dropout_train_test_means(h, p: float, rng: np.random.Generator) -> dict[str,
     m_train = float(np.mean(train, dtype=np.float64))
     m_nodiv = float(np.mean(no_div))
     return {
-        "p": float(p), "mean_test": m_test, "mean_train_divided": m_train,
+        "p": float(p),
+        "mean_test": m_test,
+        "mean_train_divided": m_train,
         "mean_train_not_divided": m_nodiv,
         "ratio_train_to_test_divided": m_train / m_test if m_test else float("nan"),
         "ratio_train_to_test_not_divided": m_nodiv / m_test if m_test else float("nan"),
@@ -186,8 +200,8 @@ def axis_statistics(X, image_shape=None) -> dict[str, float]:
 
 
 def _row_sums_to_one(X, shape):
-    imgs = X.reshape((-1,) + shape)                       # (N, H, W, C)
-    s = imgs.sum(axis=(2, 3), keepdims=True)              # per image row: RGB of all pixels
+    imgs = X.reshape((-1,) + shape)  # (N, H, W, C)
+    s = imgs.sum(axis=(2, 3), keepdims=True)  # per image row: RGB of all pixels
     return (imgs / np.where(s == 0, 1, s)).reshape(X.shape)
 
 
@@ -199,14 +213,19 @@ def _image_sums_to_one(X, shape):
 #: The four preprocessing steps of BatchNormalization.ipynb's inline question 3:
 #: name -> (description, the axis its statistic is computed over).
 PREPROCESSING: dict[str, tuple[str, str]] = {
-    "row_rgb_sum_to_one": ("scale each image so the RGB values of every pixel row sum to 1",
-                           "per example, per row (a group of features)"),
-    "image_rgb_sum_to_one": ("scale each image so all its RGB values sum to 1",
-                             "per example, over all features"),
-    "subtract_mean_image": ("subtract the dataset's mean image from every image",
-                            "per feature, over the examples"),
-    "binarize": ("set every value to 0 or 1 by a fixed threshold",
-                 "none, the threshold is fixed"),
+    "row_rgb_sum_to_one": (
+        "scale each image so the RGB values of every pixel row sum to 1",
+        "per example, per row (a group of features)",
+    ),
+    "image_rgb_sum_to_one": (
+        "scale each image so all its RGB values sum to 1",
+        "per example, over all features",
+    ),
+    "subtract_mean_image": (
+        "subtract the dataset's mean image from every image",
+        "per feature, over the examples",
+    ),
+    "binarize": ("set every value to 0 or 1 by a fixed threshold", "none, the threshold is fixed"),
 }
 
 
@@ -220,7 +239,7 @@ def preprocess_for_question(name: str, X, image_shape, threshold: float = 127.5)
         "row_rgb_sum_to_one": lambda: _row_sums_to_one(X, shape),
         "image_rgb_sum_to_one": lambda: _image_sums_to_one(X, shape),
         "subtract_mean_image": lambda: X - X.mean(axis=0),
-        "binarize": lambda: (X > threshold).astype(np.float64),
+        "binarize": lambda: (threshold < X).astype(np.float64),
     }
     if name not in fns:
         raise ValueError(f"unknown preprocessing {name!r}; expected one of {sorted(fns)}")

@@ -24,6 +24,7 @@ histogram times the bin width).
 result is bit-identical whatever ``n_jobs`` / ``chunk_size`` (every step is per image or
 element-wise, so no value depends on which other images share its chunk).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -35,15 +36,24 @@ import numpy as np
 import skimage.color as _skcolor
 import skimage.feature as _skfeature
 
-__all__ = ["HOG_DEFAULTS", "hog_features", "hue_histogram", "extract_features",
-           "feature_names"]
+__all__ = ["HOG_DEFAULTS", "hog_features", "hue_histogram", "extract_features", "feature_names"]
 
 #: Default HOG parameters (the course's descriptor size: 144 values for 32x32 images).
-HOG_DEFAULTS: dict = {"orientations": 9, "pixels_per_cell": 8, "cells_per_block": 1,
-                      "block_norm": "L2-Hys"}
+HOG_DEFAULTS: dict = {
+    "orientations": 9,
+    "pixels_per_cell": 8,
+    "cells_per_block": 1,
+    "block_norm": "L2-Hys",
+}
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 # --------------------------------------------------------------------------- validation
@@ -74,10 +84,12 @@ def _pair(name: str, v) -> tuple[int, int]:
 def _hog_params(orientations, pixels_per_cell, cells_per_block, block_norm) -> dict:
     if block_norm not in _BLOCK_NORMS:
         raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {block_norm!r}")
-    return {"orientations": _pos_int("orientations", orientations),
-            "pixels_per_cell": _pair("pixels_per_cell", pixels_per_cell),
-            "cells_per_block": _pair("cells_per_block", cells_per_block),
-            "block_norm": block_norm}
+    return {
+        "orientations": _pos_int("orientations", orientations),
+        "pixels_per_cell": _pair("pixels_per_cell", pixels_per_cell),
+        "cells_per_block": _pair("cells_per_block", cells_per_block),
+        "block_norm": block_norm,
+    }
 
 
 def _hog_params_from_dict(hog) -> dict:
@@ -87,8 +99,9 @@ def _hog_params_from_dict(hog) -> dict:
             raise ValueError(f"hog must be a dict of HOG parameters or None, got {hog!r}")
         unknown = sorted(set(hog) - set(HOG_DEFAULTS))
         if unknown:
-            raise ValueError(f"hog has unknown keys {unknown}; expected a subset of "
-                             f"{sorted(HOG_DEFAULTS)}")
+            raise ValueError(
+                f"hog has unknown keys {unknown}; expected a subset of {sorted(HOG_DEFAULTS)}"
+            )
         params.update(hog)
     return _hog_params(**params)
 
@@ -99,9 +112,11 @@ def _hog_grid(image_hw, params) -> tuple[int, int, int, int]:
     ncr, ncc = h // cr, w // cc
     nbr, nbc = ncr - br + 1, ncc - bc + 1
     if nbr <= 0 or nbc <= 0:
-        raise ValueError(f"images of {h}x{w} pixels are too small for pixels_per_cell="
-                         f"{(cr, cc)} and cells_per_block={(br, bc)}: need at least "
-                         f"{br * cr}x{bc * cc}")
+        raise ValueError(
+            f"images of {h}x{w} pixels are too small for pixels_per_cell="
+            f"{(cr, cc)} and cells_per_block={(br, bc)}: need at least "
+            f"{br * cr}x{bc * cc}"
+        )
     return nbr, nbc, ncr, ncc
 
 
@@ -121,16 +136,29 @@ def _hog_checked(x: np.ndarray, params: dict) -> np.ndarray:
     # each image's grey values do not depend on the batch it is in).
     gray = _skcolor.rgb2gray(x)
     hog = _skfeature.hog
-    kw = dict(orientations=params["orientations"], pixels_per_cell=params["pixels_per_cell"],
-              cells_per_block=params["cells_per_block"], block_norm=params["block_norm"],
-              visualize=False, transform_sqrt=False, feature_vector=True, channel_axis=None)
+    kw = dict(
+        orientations=params["orientations"],
+        pixels_per_cell=params["pixels_per_cell"],
+        cells_per_block=params["cells_per_block"],
+        block_norm=params["block_norm"],
+        visualize=False,
+        transform_sqrt=False,
+        feature_vector=True,
+        channel_axis=None,
+    )
     for i in range(n):
         out[i] = hog(gray[i], **kw)
     return out
 
 
-def hog_features(images_uint8_rgb, *, orientations: int = 9, pixels_per_cell=8,
-                 cells_per_block=1, block_norm: str = "L2-Hys") -> np.ndarray:
+def hog_features(
+    images_uint8_rgb,
+    *,
+    orientations: int = 9,
+    pixels_per_cell=8,
+    cells_per_block=1,
+    block_norm: str = "L2-Hys",
+) -> np.ndarray:
     """HOG descriptors of a batch of RGB uint8 images, shape (N, F), float32.
 
     Each row is ``skimage.feature.hog(rgb2gray(image), ..., feature_vector=True)``
@@ -187,9 +215,15 @@ def _init_worker() -> None:
     threadpool_limits(limits=1)
 
 
-def extract_features(images, *, hog: dict | None = None, hue_bins: int = 10,
-                     n_jobs: int = 1, chunk_size: int = 2000,
-                     start_method: str | None = None) -> np.ndarray:
+def extract_features(
+    images,
+    *,
+    hog: dict | None = None,
+    hue_bins: int = 10,
+    n_jobs: int = 1,
+    chunk_size: int = 2000,
+    start_method: str | None = None,
+) -> np.ndarray:
     """HOG + hue-histogram features, shape (N, F_hog + hue_bins), float32.
 
     ``hog`` overrides entries of :data:`HOG_DEFAULTS` (orientations, pixels_per_cell,
@@ -217,8 +251,9 @@ def extract_features(images, *, hog: dict | None = None, hue_bins: int = 10,
     if start_method is None:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     ctx = multiprocessing.get_context(start_method)
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(bounds)), mp_context=ctx,
-                             initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(n_jobs, len(bounds)), mp_context=ctx, initializer=_init_worker
+    ) as pool:
         chunks = (x[s:e] for s, e in bounds)
         results = pool.map(_features_chunk, chunks, repeat(params), repeat(hue_bins))
         for (s, e), feats in zip(bounds, results):
@@ -226,8 +261,9 @@ def extract_features(images, *, hog: dict | None = None, hue_bins: int = 10,
     return out
 
 
-def feature_names(hog: dict | None = None, hue_bins: int = 10, *,
-                  image_shape=(32, 32)) -> list[str]:
+def feature_names(
+    hog: dict | None = None, hue_bins: int = 10, *, image_shape=(32, 32)
+) -> list[str]:
     """Column names matching :func:`extract_features` for images of ``image_shape``.
 
     With 1x1 blocks: ``hog_c{row}_{col}_o{k}`` (cell, orientation bin); with larger
@@ -243,9 +279,14 @@ def feature_names(hog: dict | None = None, hue_bins: int = 10, *,
     br, bc = params["cells_per_block"]
     no = params["orientations"]
     if (br, bc) == (1, 1):
-        names = [f"hog_c{r}_{c}_o{k}" for r in range(nbr) for c in range(nbc)
-                 for k in range(no)]
+        names = [f"hog_c{r}_{c}_o{k}" for r in range(nbr) for c in range(nbc) for k in range(no)]
     else:
-        names = [f"hog_b{r}_{c}_c{i}_{j}_o{k}" for r in range(nbr) for c in range(nbc)
-                 for i in range(br) for j in range(bc) for k in range(no)]
+        names = [
+            f"hog_b{r}_{c}_c{i}_{j}_o{k}"
+            for r in range(nbr)
+            for c in range(nbc)
+            for i in range(br)
+            for j in range(bc)
+            for k in range(no)
+        ]
     return names + [f"hue_{b}" for b in range(hue_bins)]

@@ -4,9 +4,10 @@ All functions perturb the given array *in place* and restore it afterwards, so `
 must read its input from that very array (e.g. a closure over it).  Use float64 arrays:
 with float32 the centred-difference error (~eps/h) swamps the comparison.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,8 +27,9 @@ def _check_h(h) -> float:
 
 def _check_float_array(name: str, x) -> np.ndarray:
     if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a floating np.ndarray (perturbed in place), "
-                         f"got {type(x).__name__}")
+        raise ValueError(
+            f"{name} must be a floating np.ndarray (perturbed in place), got {type(x).__name__}"
+        )
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{name} must be a floating np.ndarray, got dtype {x.dtype}")
     return x
@@ -46,8 +48,9 @@ def rel_error(a, b) -> float:
     return float(num / den)
 
 
-def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
-                            h: float = 1e-5) -> np.ndarray:
+def eval_numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Gradient of the scalar ``f(x)`` by centred differences ``(f(x+h) - f(x-h)) / 2h``.
 
     ``x`` is perturbed in place, one coordinate at a time, and restored exactly.
@@ -69,8 +72,9 @@ def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
     return grad
 
 
-def eval_numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                                  df: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def eval_numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, df: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Gradient of ``sum(f(x) * df)`` w.r.t. ``x`` for an array-valued ``f``.
 
     ``df`` is the upstream gradient (same shape as ``f(x)``); ``x`` is perturbed in
@@ -96,9 +100,14 @@ def eval_numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.n
     return grad
 
 
-def grad_check_sparse(f: Callable[[np.ndarray], float], x: np.ndarray,
-                      analytic_grad: np.ndarray, num_checks: int = 10, h: float = 1e-5,
-                      rng: np.random.Generator | None = None) -> np.ndarray:
+def grad_check_sparse(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    analytic_grad: np.ndarray,
+    num_checks: int = 10,
+    h: float = 1e-5,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Compare ``analytic_grad`` with centred differences at ``num_checks`` random coordinates.
 
     Coordinates are drawn (with replacement) with ``rng`` (``np.random.default_rng(0)``
@@ -109,8 +118,14 @@ def grad_check_sparse(f: Callable[[np.ndarray], float], x: np.ndarray,
     x = _check_float_array("x", x)
     analytic_grad = np.asarray(analytic_grad)
     if analytic_grad.shape != x.shape:
-        raise ValueError(f"analytic_grad must have the shape of x, {x.shape}, got {analytic_grad.shape}")
-    if isinstance(num_checks, bool) or not isinstance(num_checks, (int, np.integer)) or num_checks < 1:
+        raise ValueError(
+            f"analytic_grad must have the shape of x, {x.shape}, got {analytic_grad.shape}"
+        )
+    if (
+        isinstance(num_checks, bool)
+        or not isinstance(num_checks, (int, np.integer))
+        or num_checks < 1
+    ):
         raise ValueError(f"num_checks must be a positive int, got {num_checks!r}")
     if rng is None:
         rng = np.random.default_rng(0)

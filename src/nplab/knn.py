@@ -25,6 +25,7 @@ with the minima taken on uint8 copies and summed on 64-bit words (SWAR: four 16-
 lanes per word).  Every partial sum is an integer below 2**24, so the float path gives
 the very same values and both paths return identical distances, about 3-4x faster.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -61,8 +62,13 @@ class KNearestNeighbor:
     by the caller, e.g. threadpoolctl); the values do not depend on it.
     """
 
-    def __init__(self, k: int = 1, metric: str = "l2", memory_budget_bytes: int = 256 * 2**20,
-                 n_jobs: int = 1):
+    def __init__(
+        self,
+        k: int = 1,
+        metric: str = "l2",
+        memory_budget_bytes: int = 256 * 2**20,
+        n_jobs: int = 1,
+    ):
         _check_int("k", k)
         if metric not in _METRICS:
             raise ValueError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
@@ -74,8 +80,10 @@ class KNearestNeighbor:
         self.n_jobs = n_jobs
 
     def __repr__(self) -> str:
-        return (f"KNearestNeighbor(k={self.k!r}, metric={self.metric!r}, "
-                f"memory_budget_bytes={self.memory_budget_bytes!r}, n_jobs={self.n_jobs!r})")
+        return (
+            f"KNearestNeighbor(k={self.k!r}, metric={self.metric!r}, "
+            f"memory_budget_bytes={self.memory_budget_bytes!r}, n_jobs={self.n_jobs!r})"
+        )
 
     # ------------------------------------------------------------------ fit / checks
     def fit(self, X, y):
@@ -94,7 +102,7 @@ class KNearestNeighbor:
         self.classes_, enc = np.unique(y, return_inverse=True)
         self._y_enc = enc.reshape(-1).astype(np.intp, copy=False)
         self._train_sq = None
-        self._train_u8 = None   # (uint8 copy padded for the L1 kernel, row sums) or False
+        self._train_u8 = None  # (uint8 copy padded for the L1 kernel, row sums) or False
         return self
 
     # course-style aliases
@@ -211,8 +219,9 @@ class KNearestNeighbor:
         n_tiles = max(1, -(-n_test // cap))
         return max(1, -(-n_test // n_tiles))
 
-    def _l2_block(self, X: np.ndarray, te_sq: np.ndarray, s: int, e: int, tile: int,
-                  out: np.ndarray) -> None:
+    def _l2_block(
+        self, X: np.ndarray, te_sq: np.ndarray, s: int, e: int, tile: int, out: np.ndarray
+    ) -> None:
         """out[:] = L2 distances of rows s:e of X (s a multiple of ``tile``) to all train rows."""
         XtrT = self.X_train_.T
         a = np.zeros((tile, X.shape[1]), dtype=X.dtype)
@@ -221,10 +230,10 @@ class KNearestNeighbor:
             # (-2 a) . b == -2 (a . b) exactly (scaling by a power of two), and saves a pass
             np.multiply(X[t:u], -2, out=a[: u - t])
             if u - t == tile:
-                np.matmul(a, XtrT, out=out[t - s:u - s])
+                np.matmul(a, XtrT, out=out[t - s : u - s])
             else:  # last, partial tile: zero-padded to the tile's shape
-                a[u - t:] = 0
-                out[t - s:u - s] = np.matmul(a, XtrT)[: u - t]
+                a[u - t :] = 0
+                out[t - s : u - s] = np.matmul(a, XtrT)[: u - t]
         out += te_sq[s:e, None]
         out += self._sq_train
         np.maximum(out, 0, out=out)
@@ -248,8 +257,7 @@ class KNearestNeighbor:
             a8, sa = test_u8
 
             def work(r0, r1, c0, c1, bud):
-                _l1_u8_rows(a8[r0:r1], sa[r0:r1], b8[c0:c1], sb[c0:c1],
-                            out[r0:r1, c0:c1], bud)
+                _l1_u8_rows(a8[r0:r1], sa[r0:r1], b8[c0:c1], sb[c0:c1], out[r0:r1, c0:c1], bud)
         else:
             Xtr = self.X_train_
 
@@ -322,7 +330,7 @@ class KNearestNeighbor:
         """Indices (r, k) of the k smallest entries of each row of d, sorted by (value, index)."""
         n = d.shape[1]
         if k == 1:
-            return np.argmin(d, axis=1)[:, None]          # first minimum = smallest index
+            return np.argmin(d, axis=1)[:, None]  # first minimum = smallest index
         if k >= n:
             return np.argsort(d, axis=1, kind="stable")
         part = np.argpartition(d, k - 1, axis=1)[:, :k]
@@ -424,19 +432,27 @@ class KNearestNeighbor:
         return out
 
 
-
 # ---------------------------------------------------------------------- evaluation
 def accuracy(y_true, y_pred) -> float:
     """Fraction of equal labels (a float in [0, 1])."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.size == 0:
-        raise ValueError(f"accuracy: need two non-empty 1-D arrays of the same shape, got "
-                         f"{y_true.shape} and {y_pred.shape}")
+        raise ValueError(
+            f"accuracy: need two non-empty 1-D arrays of the same shape, got "
+            f"{y_true.shape} and {y_pred.shape}"
+        )
     return float(np.mean(y_true == y_pred))
 
 
-def cross_validate_k(X, y, ks: Iterable[int], num_folds: int = 5, metric: str = "l2",
-                     memory_budget_bytes: int = 256 * 2**20, n_jobs: int = 1) -> np.ndarray:
+def cross_validate_k(
+    X,
+    y,
+    ks: Iterable[int],
+    num_folds: int = 5,
+    metric: str = "l2",
+    memory_budget_bytes: int = 256 * 2**20,
+    n_jobs: int = 1,
+) -> np.ndarray:
     """Accuracies (num_folds, len(ks)) of k-fold cross-validation, as in the course.
 
     The rows are split in order into ``num_folds`` folds (``np.array_split``, no
@@ -456,8 +472,9 @@ def cross_validate_k(X, y, ks: Iterable[int], num_folds: int = 5, metric: str = 
     acc = np.empty((num_folds, len(ks)))
     for i, val in enumerate(folds):
         train = np.concatenate([f for j, f in enumerate(folds) if j != i])
-        knn = KNearestNeighbor(metric=metric, memory_budget_bytes=memory_budget_bytes,
-                               n_jobs=n_jobs).fit(X[train], y[train])
+        knn = KNearestNeighbor(
+            metric=metric, memory_budget_bytes=memory_budget_bytes, n_jobs=n_jobs
+        ).fit(X[train], y[train])
         pred = knn.predict_multi_k(X[val], ks)
         for c, k in enumerate(ks):
             acc[i, c] = accuracy(y[val], pred[k])
@@ -472,6 +489,7 @@ def best_k(ks: Iterable[int], scores) -> int:
         raise ValueError(f"best_k: need one finite score per k, got {scores!r} for {ks!r}")
     top = scores.max()
     return min(k for k, sc in zip(ks, scores) if sc >= top - 1e-12)
+
 
 # ---------------------------------------------------------------------- L1 kernels
 def _l1_float_rows(X: np.ndarray, Xtr: np.ndarray, out: np.ndarray, budget: int) -> None:
@@ -511,10 +529,10 @@ def _as_pixels_u8(X: np.ndarray, width: int):
     if X.size == 0:
         return None
     lo, hi = X.min(), X.max()
-    if not (lo >= 0 and hi <= 255):        # also False for NaN
+    if not (lo >= 0 and hi <= 255):  # also False for NaN
         return None
     u8 = np.zeros((X.shape[0], width), dtype=np.uint8)
-    u8[:, : X.shape[1]] = X                 # float -> uint8 truncates; checked just below
+    u8[:, : X.shape[1]] = X  # float -> uint8 truncates; checked just below
     if not np.array_equal(u8[:, : X.shape[1]], X):
         return None
     return u8, u8.sum(axis=1, dtype=np.int64)
@@ -532,7 +550,7 @@ def _l1_u8_rows(a8, sa, b8, sb, out, budget: int) -> None:
     words = w // 8
     groups = max(1, words // _WORDS_PER_GROUP)
     per_group = words // groups
-    pairs = max(1, min(budget, _L1_TILE_BYTES) // (2 * w))   # uint8 minima + uint64 copy
+    pairs = max(1, min(budget, _L1_TILE_BYTES) // (2 * w))  # uint8 minima + uint64 copy
     if pairs >= n_train:
         rows, cols = max(1, min(n_test, pairs // n_train)), n_train
     else:
@@ -549,13 +567,16 @@ def _l1_u8_rows(a8, sa, b8, sb, out, budget: int) -> None:
             r, c = e - s, u - t
             m = buf[: r * c * w].reshape(r, c, w)
             np.minimum(a, b8[None, t:u, :], out=m)
-            v = m.view(np.uint64)                       # (r, c, words)
+            v = m.view(np.uint64)  # (r, c, words)
             lo = low[: r * c * words].reshape(r, c, words)
-            np.bitwise_and(v, _LANE_MASK, out=lo)       # even bytes
+            np.bitwise_and(v, _LANE_MASK, out=lo)  # even bytes
             np.right_shift(v, sh8, out=v)
-            np.bitwise_and(v, _LANE_MASK, out=v)        # odd bytes
+            np.bitwise_and(v, _LANE_MASK, out=v)  # odd bytes
             np.add(v, lo, out=v)
             g = np.add.reduce(v.reshape(r, c, groups, per_group), axis=3)
-            mins = ((g & lane) + ((g >> sh16) & lane) + ((g >> sh32) & lane)
-                    + (g >> sh48)).sum(axis=2, dtype=np.uint64).astype(np.int64)
+            mins = (
+                ((g & lane) + ((g >> sh16) & lane) + ((g >> sh32) & lane) + (g >> sh48))
+                .sum(axis=2, dtype=np.uint64)
+                .astype(np.int64)
+            )
             out[s:e, t:u] = sa[s:e, None] + sb[None, t:u] - 2 * mins

@@ -5,6 +5,7 @@ upstream gradient ``dout`` (shape of ``out``) and that cache.  Computations stay
 dtype of the inputs (float32 in, float32 out; Python scalars such as ``eps`` or
 ``alpha`` never upcast).  Normalisation layers act on 2-D inputs ``(N, D)``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,15 +13,24 @@ import functools
 import numpy as np
 
 __all__ = [
-    "affine_forward", "affine_backward", "weight_grad",
-    "relu_forward", "relu_backward",
-    "leaky_relu_forward", "leaky_relu_backward",
-    "sigmoid_forward", "sigmoid_backward",
-    "tanh_forward", "tanh_backward",
+    "affine_forward",
+    "affine_backward",
+    "weight_grad",
+    "relu_forward",
+    "relu_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
     "ACTIVATIONS",
-    "batchnorm_forward", "batchnorm_backward",
-    "layernorm_forward", "layernorm_backward",
-    "dropout_forward", "dropout_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "dropout_forward",
+    "dropout_backward",
 ]
 
 
@@ -78,7 +88,9 @@ def affine_forward(x, w, b):
     n = x.shape[0]
     x2 = x.reshape(n, -1)
     if x2.shape[1] != w.shape[0]:
-        raise ValueError(f"w must have {x2.shape[1]} rows (prod of x.shape[1:]), got shape {w.shape}")
+        raise ValueError(
+            f"w must have {x2.shape[1]} rows (prod of x.shape[1:]), got shape {w.shape}"
+        )
     if b.shape != (w.shape[1],):
         raise ValueError(f"b must have shape ({w.shape[1]},), got {b.shape}")
     out = x2 @ w
@@ -157,8 +169,8 @@ def sigmoid_forward(x):
     z = np.abs(x)
     np.negative(z, out=z)
     with np.errstate(under="ignore"):
-        np.exp(z, out=z)             # z = exp(-|x|) in (0, 1]
-    out = np.where(x >= 0, 1, z)     # numerator: 1 for x >= 0, exp(x) for x < 0
+        np.exp(z, out=z)  # z = exp(-|x|) in (0, 1]
+    out = np.where(x >= 0, 1, z)  # numerator: 1 for x >= 0, exp(x) for x < 0
     z += 1
     out /= z
     return out, out
@@ -187,8 +199,11 @@ def _no_kwargs(fn, name):
     @functools.wraps(fn)
     def forward(x, **kwargs):
         if kwargs:
-            raise ValueError(f"activation {name!r} takes no keyword arguments, got {sorted(kwargs)}")
+            raise ValueError(
+                f"activation {name!r} takes no keyword arguments, got {sorted(kwargs)}"
+            )
         return fn(x)
+
     return forward
 
 
@@ -235,10 +250,10 @@ def batchnorm_forward(x, gamma, beta, bn_param: dict):
             raise ValueError("x must have at least one row in train mode")
         mu = x.mean(axis=0)
         xc = x - mu
-        var = np.square(xc).sum(axis=0) / n     # == x.var(axis=0), bit for bit
+        var = np.square(xc).sum(axis=0) / n  # == x.var(axis=0), bit for bit
         inv_std = 1 / np.sqrt(var + eps)
         xhat = xc
-        xhat *= inv_std                      # xc is not needed any more: reuse it
+        xhat *= inv_std  # xc is not needed any more: reuse it
         bn_param["running_mean"] = momentum * rm + (1 - momentum) * mu
         bn_param["running_var"] = momentum * rv + (1 - momentum) * var
     else:
@@ -338,7 +353,11 @@ def dropout_forward(x, dropout_param: dict):
     if "p" not in dropout_param:
         raise ValueError("dropout_param['p'] (keep probability) is required")
     p = dropout_param["p"]
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not (0 < p <= 1):
+    if (
+        isinstance(p, bool)
+        or not isinstance(p, (int, float, np.integer, np.floating))
+        or not (0 < p <= 1)
+    ):
         raise ValueError(f"dropout_param['p'] must be a keep probability in (0, 1], got {p!r}")
     x = _as_float("x", x)
     if mode == "test" or p == 1:
@@ -347,8 +366,10 @@ def dropout_forward(x, dropout_param: dict):
     if rng is None and dropout_param.get("seed") is not None:
         rng = np.random.default_rng(dropout_param["seed"])
     if not isinstance(rng, np.random.Generator):
-        raise ValueError("dropout_param['rng'] must be an np.random.Generator in train mode "
-                         f"when p < 1, got {type(rng).__name__}")
+        raise ValueError(
+            "dropout_param['rng'] must be an np.random.Generator in train mode "
+            f"when p < 1, got {type(rng).__name__}"
+        )
     mask = (rng.random(x.shape) < p).astype(x.dtype)
     mask /= x.dtype.type(p)
     return x * mask, ("train", mask)

@@ -5,6 +5,7 @@ Convention (the CS231n course's, NOT the network one in :func:`nplab.losses.pena
 includes ``2 * reg * W``.  Shapes: ``W`` (D, C), ``X`` (N, D), ``y`` (N,) integer
 labels in ``[0, C)``.  A bias is handled by the caller (a column of ones in X).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,15 +29,21 @@ def _check_wxy(W, X, y, reg):
     X = np.asarray(X)
     y = np.asarray(y)
     if W.ndim != 2 or not np.issubdtype(W.dtype, np.floating):
-        raise ValueError(f"W must be a 2-D floating array (D, C), got shape {W.shape}, dtype {W.dtype}")
+        raise ValueError(
+            f"W must be a 2-D floating array (D, C), got shape {W.shape}, dtype {W.dtype}"
+        )
     if X.ndim != 2 or X.shape[1] != W.shape[0]:
         raise ValueError(f"X must be 2-D (N, {W.shape[0]}), got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError("X must have at least one row")
     if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must be an integer array of shape ({X.shape[0]},), got shape {y.shape}, dtype {y.dtype}")
+        raise ValueError(
+            f"y must be an integer array of shape ({X.shape[0]},), got shape {y.shape}, dtype {y.dtype}"
+        )
     if y.min() < 0 or y.max() >= W.shape[1]:
-        raise ValueError(f"y must hold labels in [0, {W.shape[1]}), got values in [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"y must hold labels in [0, {W.shape[1]}), got values in [{y.min()}, {y.max()}]"
+        )
     if isinstance(reg, bool) or not np.isfinite(reg) or reg < 0:
         raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
     return W, X, y, float(reg)
@@ -129,9 +136,16 @@ def softmax_loss_vectorized(W, X, y, reg):
 
 # --------------------------------------------------------------------------- estimators
 def _check_pos_number(name, value, *, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        raise ValueError(
+            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}"
+        )
 
 
 def _check_pos_int(name, value, *, allow_none=False):
@@ -159,8 +173,18 @@ class LinearClassifier:
 
     _param_names: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate=1e-7, reg=2.5e4, num_iters=1500, batch_size=200,
-                 weight_scale=1e-3, seed=0, dtype=np.float32, num_classes=None, callback=None):
+    def __init__(
+        self,
+        learning_rate=1e-7,
+        reg=2.5e4,
+        num_iters=1500,
+        batch_size=200,
+        weight_scale=1e-3,
+        seed=0,
+        dtype=np.float32,
+        num_classes=None,
+        callback=None,
+    ):
         self.learning_rate = learning_rate
         self.reg = reg
         self.num_iters = num_iters
@@ -178,8 +202,10 @@ class LinearClassifier:
     def set_params(self, **params):
         for key, value in params.items():
             if key not in self._param_names:
-                raise ValueError(f"unknown parameter {key!r} for {type(self).__name__}; "
-                                 f"expected one of {list(self._param_names)}")
+                raise ValueError(
+                    f"unknown parameter {key!r} for {type(self).__name__}; "
+                    f"expected one of {list(self._param_names)}"
+                )
             setattr(self, key, value)
         return self
 
@@ -194,8 +220,11 @@ class LinearClassifier:
     def _validate_hparams(self):
         _check_pos_number("learning_rate", self.learning_rate, allow_zero=True)
         _check_pos_number("reg", self.reg, allow_zero=True)
-        if isinstance(self.num_iters, bool) or not isinstance(self.num_iters, (int, np.integer)) \
-                or self.num_iters < 0:
+        if (
+            isinstance(self.num_iters, bool)
+            or not isinstance(self.num_iters, (int, np.integer))
+            or self.num_iters < 0
+        ):
             raise ValueError(f"num_iters must be an int >= 0, got {self.num_iters!r}")
         _check_pos_int("batch_size", self.batch_size)
         _check_pos_number("weight_scale", self.weight_scale, allow_zero=True)
@@ -207,7 +236,9 @@ class LinearClassifier:
         if not np.issubdtype(dtype, np.floating):
             raise ValueError(f"dtype must be a floating dtype, got {dtype}")
         if self.callback is not None and not callable(self.callback):
-            raise ValueError(f"callback must be callable or None, got {type(self.callback).__name__}")
+            raise ValueError(
+                f"callback must be callable or None, got {type(self.callback).__name__}"
+            )
         return dtype
 
     def fit(self, X, y, callback=None):
@@ -222,7 +253,9 @@ class LinearClassifier:
         if X.ndim != 2 or X.shape[0] == 0:
             raise ValueError(f"X must be a non-empty 2-D array (N, D), got shape {X.shape}")
         if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"y must be an integer array of shape ({X.shape[0]},), got shape {y.shape}, dtype {y.dtype}")
+            raise ValueError(
+                f"y must be an integer array of shape ({X.shape[0]},), got shape {y.shape}, dtype {y.dtype}"
+            )
         if y.min() < 0:
             raise ValueError(f"y must hold labels >= 0, got min {y.min()}")
         c = int(y.max()) + 1 if self.num_classes is None else int(self.num_classes)
@@ -289,15 +322,43 @@ class LinearClassifier:
 class LinearSVM(LinearClassifier):
     """Linear multiclass SVM (hinge loss with margin ``delta``) trained by SGD."""
 
-    _param_names = ("learning_rate", "reg", "num_iters", "batch_size", "weight_scale",
-                    "delta", "seed", "dtype", "num_classes", "callback")
+    _param_names = (
+        "learning_rate",
+        "reg",
+        "num_iters",
+        "batch_size",
+        "weight_scale",
+        "delta",
+        "seed",
+        "dtype",
+        "num_classes",
+        "callback",
+    )
 
-    def __init__(self, learning_rate=1e-7, reg=2.5e4, num_iters=1500, batch_size=200,
-                 weight_scale=1e-3, delta=1.0, seed=0, dtype=np.float32, num_classes=None,
-                 callback=None):
-        super().__init__(learning_rate=learning_rate, reg=reg, num_iters=num_iters,
-                         batch_size=batch_size, weight_scale=weight_scale, seed=seed,
-                         dtype=dtype, num_classes=num_classes, callback=callback)
+    def __init__(
+        self,
+        learning_rate=1e-7,
+        reg=2.5e4,
+        num_iters=1500,
+        batch_size=200,
+        weight_scale=1e-3,
+        delta=1.0,
+        seed=0,
+        dtype=np.float32,
+        num_classes=None,
+        callback=None,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            reg=reg,
+            num_iters=num_iters,
+            batch_size=batch_size,
+            weight_scale=weight_scale,
+            seed=seed,
+            dtype=dtype,
+            num_classes=num_classes,
+            callback=callback,
+        )
         self.delta = delta
 
     def _validate_hparams(self):
@@ -312,8 +373,17 @@ class LinearSVM(LinearClassifier):
 class Softmax(LinearClassifier):
     """Linear softmax (multinomial logistic regression) classifier trained by SGD."""
 
-    _param_names = ("learning_rate", "reg", "num_iters", "batch_size", "weight_scale",
-                    "seed", "dtype", "num_classes", "callback")
+    _param_names = (
+        "learning_rate",
+        "reg",
+        "num_iters",
+        "batch_size",
+        "weight_scale",
+        "seed",
+        "dtype",
+        "num_classes",
+        "callback",
+    )
 
     def loss(self, W, X, y):
         """:func:`softmax_loss_vectorized` with this estimator's ``reg``."""

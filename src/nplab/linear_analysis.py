@@ -5,6 +5,7 @@ evidence: class templates as images, per-example losses, where the SVM hinge's k
 spoils a numerical gradient check, and the most confused class pairs.  Shapes follow
 :mod:`nplab.linear`: ``W`` (D, C), ``X`` (N, D), integer labels ``y`` (N,).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,10 @@ def weights_to_images(W, image_shape=(32, 32, 3), has_bias: bool = True) -> np.n
     Wp = W[:-1] if has_bias else W
     size = int(np.prod(image_shape))
     if Wp.shape[0] != size:
-        raise ValueError(f"W has {Wp.shape[0]} weight rows{' (bias stripped)' if has_bias else ''}, "
-                         f"but an image of shape {tuple(image_shape)} has {size} values")
+        raise ValueError(
+            f"W has {Wp.shape[0]} weight rows{' (bias stripped)' if has_bias else ''}, "
+            f"but an image of shape {tuple(image_shape)} has {size} values"
+        )
     imgs = Wp.T.reshape((W.shape[1],) + tuple(image_shape))
     lo, hi = float(imgs.min()), float(imgs.max())
     if hi == lo:
@@ -112,7 +115,7 @@ def kink_crossings(W, X, y, delta: float, h: float, coords) -> np.ndarray:
         mc = m[other, c]
         ac = a[other]
         n = int(np.sum((mc - ac <= 0) & (mc + ac > 0) & (ac > 0)))
-        mo = m[own]                         # (n_own, C); the correct class entry is -inf
+        mo = m[own]  # (n_own, C); the correct class entry is -inf
         ao = a[own][:, None]
         n += int(np.sum((mo - ao <= 0) & (mo + ao > 0) & (ao > 0)))
         out.append(n)
@@ -133,7 +136,7 @@ def zero_hinge_scale(W, x, y: int, delta: float = 1.0, has_bias: bool = True):
     u = x[:-1] if has_bias else x
     Wu = W[:-1] if has_bias else W
     b = (W[-1] - W[-1, y]) if has_bias else np.zeros(W.shape[1])
-    a = u @ (Wu - Wu[:, [y]])               # margin slope per class (0 for y)
+    a = u @ (Wu - Wu[:, [y]])  # margin slope per class (0 for y)
     b = b + float(delta)
     others = np.arange(W.shape[1]) != y
     if np.all(a[others] + b[others] < 0):
@@ -177,7 +180,11 @@ def top_confusions(confusion, k: int = 5) -> list[tuple[int, int, int]]:
     C = np.asarray(confusion)
     if C.ndim != 2 or C.shape[0] != C.shape[1]:
         raise ValueError(f"confusion must be a square matrix, got shape {C.shape}")
-    cells = [(-int(C[i, j]), i, j) for i in range(len(C)) for j in range(len(C))
-             if i != j and C[i, j] > 0]
+    cells = [
+        (-int(C[i, j]), i, j)
+        for i in range(len(C))
+        for j in range(len(C))
+        if i != j and C[i, j] > 0
+    ]
     cells.sort()
-    return [(i, j, -n) for n, i, j in cells[:int(k)]]
+    return [(i, j, -n) for n, i, j in cells[: int(k)]]

@@ -8,6 +8,7 @@ divides the summed per-example losses by N, ``"sum"`` does not.
 :func:`penalty` follows the NETWORK convention (``0.5 * reg * sum(w**2)``); the linear
 classifiers in :mod:`nplab.linear` use the course's ``reg * sum(W**2)`` instead.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -133,8 +134,12 @@ def penalty(w, reg: float, kind: str = "l2"):
     w = np.asarray(w)
     if not np.issubdtype(w.dtype, np.floating):
         raise ValueError(f"w must be a floating array, got dtype {w.dtype}")
-    if isinstance(reg, bool) or not isinstance(reg, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(reg) or reg < 0:
+    if (
+        isinstance(reg, bool)
+        or not isinstance(reg, (int, float, np.integer, np.floating))
+        or not np.isfinite(reg)
+        or reg < 0
+    ):
         raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
     reg = float(reg)
     if kind == "l2":

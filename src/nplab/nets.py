@@ -20,6 +20,7 @@ Conventions shared by both models:
   same ``seed`` (``np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])``).
   The Solver may replace ``model.rng`` with a Generator of its own.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,11 +55,15 @@ def _check_pos_int(name: str, value) -> int:
 
 
 def _check_nonneg_float(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
         raise ValueError(f"{name} must be a number, got {value!r}")
     v = float(value)
     if not np.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
+        raise ValueError(
+            f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}"
+        )
     return v
 
 
@@ -83,9 +88,14 @@ def _check_batch_size(batch_size) -> int:
 
 
 # --------------------------------------------------------------------------- init
-def init_weights(fan_in: int, fan_out: int, scheme: str = "gaussian",
-                 weight_scale: float = 1e-2, rng: np.random.Generator | None = None,
-                 dtype=np.float32) -> np.ndarray:
+def init_weights(
+    fan_in: int,
+    fan_out: int,
+    scheme: str = "gaussian",
+    weight_scale: float = 1e-2,
+    rng: np.random.Generator | None = None,
+    dtype=np.float32,
+) -> np.ndarray:
     """A ``(fan_in, fan_out)`` weight matrix in ``dtype`` (biases are zeros, made by the caller).
 
     ``scheme``: ``"gaussian"`` ``weight_scale * N(0, 1)``; ``"uniform"``
@@ -107,9 +117,11 @@ def init_weights(fan_in: int, fan_out: int, scheme: str = "gaussian",
         bound = 1.0 / np.sqrt(fan_in)
         w = rng.uniform(-bound, bound, size=shape)
     else:
-        std = {"gaussian": weight_scale,
-               "xavier": np.sqrt(1.0 / fan_in),
-               "he": np.sqrt(2.0 / fan_in)}[scheme]
+        std = {
+            "gaussian": weight_scale,
+            "xavier": np.sqrt(1.0 / fan_in),
+            "he": np.sqrt(2.0 / fan_in),
+        }[scheme]
         w = rng.standard_normal(shape)
         w *= std
     return w.astype(dt)
@@ -136,7 +148,7 @@ def _predict(model, X, batch_size) -> np.ndarray:
     n = X.shape[0]
     out = np.empty(n, dtype=np.int64)
     for i in range(0, n, batch_size):
-        out[i:i + batch_size] = np.argmax(model.loss(X[i:i + batch_size]), axis=1)
+        out[i : i + batch_size] = np.argmax(model.loss(X[i : i + batch_size]), axis=1)
     return out
 
 
@@ -170,8 +182,16 @@ class TwoLayerNet(_Model):
     ``0.5 * reg * (sum(W1**2) + sum(W2**2))``.
     """
 
-    def __init__(self, input_dim: int = 3072, hidden_dim: int = 100, num_classes: int = 10,
-                 weight_scale: float = 1e-3, reg: float = 0.0, dtype=np.float32, seed: int = 0):
+    def __init__(
+        self,
+        input_dim: int = 3072,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype=np.float32,
+        seed: int = 0,
+    ):
         input_dim = _check_pos_int("input_dim", input_dim)
         hidden_dim = _check_pos_int("hidden_dim", hidden_dim)
         num_classes = _check_pos_int("num_classes", num_classes)
@@ -226,12 +246,24 @@ class FullyConnectedNet(_Model):
     ``init``/``weight_scale``: see :func:`init_weights`.
     """
 
-    def __init__(self, hidden_dims, input_dim: int = 3072, num_classes: int = 10, *,
-                 activation: str = "relu", activation_kwargs: dict | None = None,
-                 normalization: str | None = None, dropout_keep_ratio: float = 1.0,
-                 reg: float = 0.0, reg_kind: str = "l2", loss: str = "softmax",
-                 init: str = "gaussian", weight_scale: float = 1e-2, dtype=np.float32,
-                 seed: int = 0):
+    def __init__(
+        self,
+        hidden_dims,
+        input_dim: int = 3072,
+        num_classes: int = 10,
+        *,
+        activation: str = "relu",
+        activation_kwargs: dict | None = None,
+        normalization: str | None = None,
+        dropout_keep_ratio: float = 1.0,
+        reg: float = 0.0,
+        reg_kind: str = "l2",
+        loss: str = "softmax",
+        init: str = "gaussian",
+        weight_scale: float = 1e-2,
+        dtype=np.float32,
+        seed: int = 0,
+    ):
         if isinstance(hidden_dims, (str, bytes)) or not hasattr(hidden_dims, "__iter__"):
             raise ValueError(f"hidden_dims must be a list of positive ints, got {hidden_dims!r}")
         hidden_dims = [_check_pos_int("hidden_dims[i]", h) for h in hidden_dims]
@@ -244,8 +276,9 @@ class FullyConnectedNet(_Model):
         if not isinstance(activation_kwargs, dict):
             raise ValueError(f"activation_kwargs must be a dict or None, got {activation_kwargs!r}")
         if normalization not in (None, "batchnorm", "layernorm"):
-            raise ValueError("normalization must be None, 'batchnorm' or 'layernorm', "
-                             f"got {normalization!r}")
+            raise ValueError(
+                f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}"
+            )
         keep = _check_nonneg_float("dropout_keep_ratio", dropout_keep_ratio, positive=True)
         if keep > 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
@@ -276,16 +309,18 @@ class FullyConnectedNet(_Model):
         dims = [input_dim, *hidden_dims, num_classes]
         self.params: dict[str, np.ndarray] = {}
         for i in range(self.num_layers):
-            self.params[f"W{i + 1}"] = init_weights(dims[i], dims[i + 1], init, weight_scale,
-                                                    rng, self.dtype)
+            self.params[f"W{i + 1}"] = init_weights(
+                dims[i], dims[i + 1], init, weight_scale, rng, self.dtype
+            )
             self.params[f"b{i + 1}"] = np.zeros(dims[i + 1], dtype=self.dtype)
         if normalization is not None:
             for i, h in enumerate(hidden_dims):
                 self.params[f"gamma{i + 1}"] = np.ones(h, dtype=self.dtype)
                 self.params[f"beta{i + 1}"] = np.zeros(h, dtype=self.dtype)
         #: per-hidden-layer state dicts of the normalisation layers (running stats for BN)
-        self.bn_params: list[dict] = ([{"mode": "train"} for _ in hidden_dims]
-                                      if normalization is not None else [])
+        self.bn_params: list[dict] = (
+            [{"mode": "train"} for _ in hidden_dims] if normalization is not None else []
+        )
         self._rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
 
     def hidden_activations(self, X) -> list[np.ndarray]:

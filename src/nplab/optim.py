@@ -20,10 +20,11 @@ would otherwise make every later step many times slower.
 float32 (NumPy 2 treats Python scalars as weak); ``dw`` is cast to ``w``'s dtype by the
 in-place operations.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,8 +48,12 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "adagrad": {"learning_rate": 1e-2, "epsilon": 1e-8},
     "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
     "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
-    "adam_no_bias_correction": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999,
-                                "epsilon": 1e-8},
+    "adam_no_bias_correction": {
+        "learning_rate": 1e-3,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1e-8,
+    },
 }
 
 _STATE_KEYS = {"velocity", "cache", "m", "v", "t"}
@@ -58,8 +63,9 @@ _STATE_KEYS = {"velocity", "cache", "m", "v", "t"}
 def _prepare(name: str, w, dw, config):
     """Validate ``w``/``dw``/``config``; fill defaults; return (config, hyperparams)."""
     if not isinstance(w, np.ndarray) or not np.issubdtype(w.dtype, np.floating):
-        raise ValueError(f"{name}: w must be a floating np.ndarray, got "
-                         f"{getattr(w, 'dtype', type(w).__name__)}")
+        raise ValueError(
+            f"{name}: w must be a floating np.ndarray, got {getattr(w, 'dtype', type(w).__name__)}"
+        )
     dw = np.asarray(dw)
     if dw.shape != w.shape:
         raise ValueError(f"{name}: dw must have the shape of w, {w.shape}, got {dw.shape}")
@@ -70,8 +76,10 @@ def _prepare(name: str, w, dw, config):
     defaults = DEFAULTS[name]
     for key in config:
         if key not in defaults and key not in _STATE_KEYS:
-            raise ValueError(f"{name}: unknown config key {key!r}; expected one of "
-                             f"{sorted(defaults)} (plus state {sorted(_STATE_KEYS)})")
+            raise ValueError(
+                f"{name}: unknown config key {key!r}; expected one of "
+                f"{sorted(defaults)} (plus state {sorted(_STATE_KEYS)})"
+            )
     hp = {}
     for key, default in defaults.items():
         value = config.setdefault(key, default)
@@ -81,7 +89,9 @@ def _prepare(name: str, w, dw, config):
             raise ValueError(f"{name}: config[{key!r}] must be a number, got {value!r}") from None
         if key == "learning_rate":
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: learning_rate must be a finite number >= 0, got {value!r}")
+                raise ValueError(
+                    f"{name}: learning_rate must be a finite number >= 0, got {value!r}"
+                )
         elif key == "epsilon":
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: epsilon must be a finite number > 0, got {value!r}")
@@ -98,8 +108,10 @@ def _state(name: str, config: dict, key: str, w: np.ndarray) -> np.ndarray:
         s = np.zeros_like(w)
         config[key] = s
     elif not isinstance(s, np.ndarray) or s.shape != w.shape:
-        raise ValueError(f"{name}: config[{key!r}] must be an array of shape {w.shape}, "
-                         f"got {getattr(s, 'shape', type(s).__name__)}")
+        raise ValueError(
+            f"{name}: config[{key!r}] must be an array of shape {w.shape}, "
+            f"got {getattr(s, 'shape', type(s).__name__)}"
+        )
     elif s.dtype != w.dtype:
         s = s.astype(w.dtype)
         config[key] = s
@@ -157,10 +169,10 @@ def nesterov_momentum(w, dw, config=None):
     dw, config, hp = _prepare("nesterov_momentum", w, dw, config)
     mu = hp["momentum"]
     v = _state("nesterov_momentum", config, "velocity", w)
-    w -= mu * v                      # -mu * v_prev
+    w -= mu * v  # -mu * v_prev
     v *= mu
     v -= hp["learning_rate"] * dw
-    w += (1.0 + mu) * v              # +(1 + mu) * v
+    w += (1.0 + mu) * v  # +(1 + mu) * v
     return w, config
 
 
@@ -213,8 +225,8 @@ def _adam(name: str, w, dw, config, bias_correction: bool):
     v *= b2
     v += (1.0 - b2) * np.square(dw, dtype=w.dtype)
     if bias_correction:
-        mhat = m / (1.0 - b1 ** t)
-        denom = v / (1.0 - b2 ** t)
+        mhat = m / (1.0 - b1**t)
+        denom = v / (1.0 - b2**t)
     else:
         mhat = m
         denom = v.copy()

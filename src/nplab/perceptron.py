@@ -6,6 +6,7 @@ input 1, so Novikoff's theorem applies to the augmented inputs ``(x, 1)``: start
 zero, the number of updates on data separable with margin ``gamma`` by a unit-norm
 ``(w*, b*)`` is at most ``(R / gamma)**2`` with ``R = max ||(x, 1)||``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,15 +19,21 @@ def _binary_labels(y, n: int):
     y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
-    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
-        raise ValueError(f"y must hold numeric binary labels in {{-1, +1}} or {{0, 1}}, got dtype {y.dtype}")
+    if y.dtype == bool or not (
+        np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"y must hold numeric binary labels in {{-1, +1}} or {{0, 1}}, got dtype {y.dtype}"
+        )
     values = set(np.unique(y).tolist())
     if values <= {-1, 1}:
         labels = (-1, 1)
     elif values <= {0, 1}:
         labels = (0, 1)
     else:
-        raise ValueError(f"y must hold binary labels in {{-1, +1}} or {{0, 1}}, got values {sorted(values)[:10]}")
+        raise ValueError(
+            f"y must hold binary labels in {{-1, +1}} or {{0, 1}}, got values {sorted(values)[:10]}"
+        )
     return np.where(y == labels[1], 1.0, -1.0), labels
 
 
@@ -61,8 +68,11 @@ class Perceptron:
 
     def fit(self, X, y):
         """Run the perceptron algorithm; returns self."""
-        if isinstance(self.max_epochs, bool) or not isinstance(self.max_epochs, (int, np.integer)) \
-                or self.max_epochs < 1:
+        if (
+            isinstance(self.max_epochs, bool)
+            or not isinstance(self.max_epochs, (int, np.integer))
+            or self.max_epochs < 1
+        ):
             raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
         X = _check_X(X)
         ys, labels = _binary_labels(y, X.shape[0])
@@ -142,5 +152,7 @@ def convergence_bound(X, y, w_star, b_star) -> dict:
     R = float(np.sqrt(np.max(np.einsum("ij,ij->i", Xd, Xd) + 1.0)))
     gamma = float(np.min(ys * (Xd @ w_star + b_star))) / norm
     if gamma <= 0:
-        raise ValueError(f"(w_star, b_star) does not separate (X, y): minimum margin {gamma:.3g} <= 0")
+        raise ValueError(
+            f"(w_star, b_star) does not separate (X, y): minimum margin {gamma:.3g} <= 0"
+        )
     return {"R": R, "gamma": gamma, "bound": (R / gamma) ** 2}

@@ -13,6 +13,7 @@ Splits follow the CS231n assignment-1 conventions (see the spec, section "Data")
 All transforms preserve the floating dtype they are given (float32 stays float32);
 where a dtype has to be created, the caller chooses it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -82,17 +83,18 @@ def cifar_split_indices(
     num_test = _check_nonneg_int("num_test", num_test)
     num_dev = _check_nonneg_int("num_dev", num_dev)
     if num_training > n_train_total:
-        raise ValueError(
-            f"num_training={num_training} exceeds n_train_total={n_train_total}")
+        raise ValueError(f"num_training={num_training} exceeds n_train_total={n_train_total}")
     if num_training + num_validation > n_train_total:
         raise ValueError(
             f"num_validation={num_validation}: num_training + num_validation = "
-            f"{num_training + num_validation} exceeds n_train_total={n_train_total}")
+            f"{num_training + num_validation} exceeds n_train_total={n_train_total}"
+        )
     if num_test > n_test_total:
         raise ValueError(f"num_test={num_test} exceeds n_test_total={n_test_total}")
     if num_dev > num_training:
         raise ValueError(
-            f"num_dev={num_dev} exceeds num_training={num_training} (dev is drawn from train)")
+            f"num_dev={num_dev} exceeds num_training={num_training} (dev is drawn from train)"
+        )
     rng = np.random.default_rng(seed)
     return {
         "train": np.arange(num_training, dtype=np.int64),

@@ -21,11 +21,12 @@ name               value at step t                             parameters (defau
 ``inverse_sqrt`` is *not* renormalised: ``t = 0`` gives ``lr0 / sqrt(eps)``, i.e. ``lr0``
 for the default ``eps = 1`` (then ``lr0 / 2`` at ``t = 3``).
 """
+
 from __future__ import annotations
 
 import inspect
 import math
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = [
     "constant",
@@ -57,8 +58,9 @@ def _pos(name: str, value, *, allow_zero: bool = False) -> float:
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
     if not ok:
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}"
+        )
     return v
 
 
@@ -78,7 +80,9 @@ def step(t, lr0: float, step_size: float, gamma: float = 0.1) -> float:
     """``lr0 * gamma**floor(t / step_size)`` (multiply by ``gamma`` every ``step_size`` steps)."""
     t = _t(t)
     s = _pos("step_size", step_size)
-    return _pos("lr0", lr0, allow_zero=True) * _pos("gamma", gamma, allow_zero=True) ** math.floor(t / s)
+    return _pos("lr0", lr0, allow_zero=True) * _pos("gamma", gamma, allow_zero=True) ** math.floor(
+        t / s
+    )
 
 
 def cosine(t, lr0: float, total_steps: float, lr_min: float = 0.0) -> float:

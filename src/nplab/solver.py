@@ -48,12 +48,13 @@ model then gets back the best-validation parameters (``keep_best``) or else the 
 finite snapshot (taken at the start and after every finite epoch), so ``model.params``
 never holds NaN/inf after :meth:`Solver.train`.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -67,18 +68,18 @@ __all__ = ["Solver", "TrainHistory"]
 class TrainHistory:
     """What :meth:`Solver.train` returns (see the module docstring for the conventions)."""
 
-    loss_history: np.ndarray          # (iterations,) float64
-    train_acc_history: np.ndarray     # (epochs,) float64
-    val_acc_history: np.ndarray       # (epochs,) float64
-    lr_history: np.ndarray            # (epochs,) float64
-    epoch_times: np.ndarray           # (epochs,) float64, cumulative seconds
+    loss_history: np.ndarray  # (iterations,) float64
+    train_acc_history: np.ndarray  # (epochs,) float64
+    val_acc_history: np.ndarray  # (epochs,) float64
+    lr_history: np.ndarray  # (epochs,) float64
+    epoch_times: np.ndarray  # (epochs,) float64, cumulative seconds
     best_val_acc: float
-    best_epoch: int | None            # 1-based epoch of best_val_acc (None: no epoch finished)
+    best_epoch: int | None  # 1-based epoch of best_val_acc (None: no epoch finished)
     diverged: bool
-    diverged_at: int | None           # 0-based iteration index, None if not diverged
-    iterations: int                   # iterations run (including a diverging one)
-    wall_time: float                  # seconds for the whole train()
-    epochs: int = 0                   # epochs recorded (len of the per-epoch histories)
+    diverged_at: int | None  # 0-based iteration index, None if not diverged
+    iterations: int  # iterations run (including a diverging one)
+    wall_time: float  # seconds for the whole train()
+    epochs: int = 0  # epochs recorded (len of the per-epoch histories)
     iterations_per_epoch: int = 0
 
     def to_dict(self) -> dict:
@@ -91,7 +92,11 @@ class TrainHistory:
 
 # --------------------------------------------------------------------------- checks
 def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+    ):
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
@@ -120,19 +125,40 @@ class Solver:
     ``progress`` (default :func:`print`).
     """
 
-    def __init__(self, model, data: dict, *, update_rule="sgd", optim_config: dict | None = None,
-                 lr_schedule: dict | None = None, lr_decay: float = 1.0, batch_size=100,
-                 sampling: str = "without_replacement", num_epochs: int = 10,
-                 num_iterations: int | None = None, reduction: str = "mean", seed: int = 0,
-                 num_train_samples: int | None = 1000, num_val_samples: int | None = None,
-                 eval_batch_size: int = 1000, keep_best: bool = True,
-                 callback: Callable[[dict], None] | None = None, verbose: bool = False,
-                 progress: Callable[[str], None] | None = None):
-        if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
-            raise ValueError("model must have a params dict and a loss(X, y=None, reduction=...) method")
+    def __init__(
+        self,
+        model,
+        data: dict,
+        *,
+        update_rule="sgd",
+        optim_config: dict | None = None,
+        lr_schedule: dict | None = None,
+        lr_decay: float = 1.0,
+        batch_size=100,
+        sampling: str = "without_replacement",
+        num_epochs: int = 10,
+        num_iterations: int | None = None,
+        reduction: str = "mean",
+        seed: int = 0,
+        num_train_samples: int | None = 1000,
+        num_val_samples: int | None = None,
+        eval_batch_size: int = 1000,
+        keep_best: bool = True,
+        callback: Callable[[dict], None] | None = None,
+        verbose: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ):
+        if not isinstance(getattr(model, "params", None), dict) or not callable(
+            getattr(model, "loss", None)
+        ):
+            raise ValueError(
+                "model must have a params dict and a loss(X, y=None, reduction=...) method"
+            )
         self.model = model
         if not isinstance(data, dict):
-            raise ValueError(f"data must be a dict with X_train, y_train, X_val, y_val, got {type(data).__name__}")
+            raise ValueError(
+                f"data must be a dict with X_train, y_train, X_val, y_val, got {type(data).__name__}"
+            )
         missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
         if missing:
             raise ValueError(f"data is missing key(s) {missing}")
@@ -143,8 +169,10 @@ class Solver:
         # update rule and its per-parameter configs
         if isinstance(update_rule, str):
             if update_rule not in optim.OPTIMIZERS:
-                raise ValueError(f"update_rule must be one of {sorted(optim.OPTIMIZERS)} or a "
-                                 f"function, got {update_rule!r}")
+                raise ValueError(
+                    f"update_rule must be one of {sorted(optim.OPTIMIZERS)} or a "
+                    f"function, got {update_rule!r}"
+                )
             self.update_rule = optim.OPTIMIZERS[update_rule]
             default_lr = optim.DEFAULTS[update_rule].get("learning_rate")
         elif callable(update_rule):
@@ -155,48 +183,64 @@ class Solver:
         if optim_config is None:
             optim_config = {}
         if not isinstance(optim_config, dict):
-            raise ValueError(f"optim_config must be a dict or None, got {type(optim_config).__name__}")
+            raise ValueError(
+                f"optim_config must be a dict or None, got {type(optim_config).__name__}"
+            )
         self.optim_config = dict(optim_config)
         if default_lr is not None:
             self.optim_config.setdefault("learning_rate", default_lr)
         self.optim_configs = {k: dict(self.optim_config) for k in model.params}
 
         # learning-rate schedule
-        if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float, np.integer, np.floating)) \
-                or not (0 < lr_decay and math.isfinite(lr_decay)):
+        if (
+            isinstance(lr_decay, bool)
+            or not isinstance(lr_decay, (int, float, np.integer, np.floating))
+            or not (lr_decay > 0 and math.isfinite(lr_decay))
+        ):
             raise ValueError(f"lr_decay must be a finite number > 0, got {lr_decay!r}")
         if lr_schedule is not None and lr_decay != 1.0:
-            raise ValueError("give either lr_schedule or lr_decay (a per-epoch exponential "
-                             "schedule), not both")
+            raise ValueError(
+                "give either lr_schedule or lr_decay (a per-epoch exponential schedule), not both"
+            )
         if lr_schedule is None and lr_decay != 1.0:
             lr_schedule = {"name": "exponential", "decay": float(lr_decay), "unit": "epoch"}
         self.lr_unit = "epoch"
         self.schedule = None
         if lr_schedule is not None:
             if not isinstance(lr_schedule, dict) or "name" not in lr_schedule:
-                raise ValueError(f"lr_schedule must be None or a dict with a 'name', got {lr_schedule!r}")
+                raise ValueError(
+                    f"lr_schedule must be None or a dict with a 'name', got {lr_schedule!r}"
+                )
             sp = dict(lr_schedule)
             name = sp.pop("name")
             self.lr_unit = sp.pop("unit", "epoch")
             if self.lr_unit not in ("epoch", "iteration"):
-                raise ValueError(f"lr_schedule['unit'] must be 'epoch' or 'iteration', got {self.lr_unit!r}")
+                raise ValueError(
+                    f"lr_schedule['unit'] must be 'epoch' or 'iteration', got {self.lr_unit!r}"
+                )
             lr0 = sp.pop("lr0", self.optim_config.get("learning_rate", default_lr))
             if lr0 is None:
-                raise ValueError("lr_schedule needs lr0 (or optim_config['learning_rate']) "
-                                 "with a custom update_rule")
+                raise ValueError(
+                    "lr_schedule needs lr0 (or optim_config['learning_rate']) "
+                    "with a custom update_rule"
+                )
             self.schedule = make_schedule(name, float(lr0), **sp)
 
         # batches
         if batch_size is None or batch_size == "full":
             self.batch_size = None
-        elif isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
+        elif (
+            isinstance(batch_size, (bool, np.bool_))
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ValueError(f"batch_size must be an int >= 1, 'full' or None, got {batch_size!r}")
         else:
             self.batch_size = int(batch_size)
         if sampling not in ("without_replacement", "with_replacement"):
-            raise ValueError("sampling must be 'without_replacement' or 'with_replacement', "
-                             f"got {sampling!r}")
+            raise ValueError(
+                f"sampling must be 'without_replacement' or 'with_replacement', got {sampling!r}"
+            )
         self.sampling = sampling
         if self.batch_size is None:
             self.iterations_per_epoch = 1
@@ -205,15 +249,21 @@ class Solver:
         else:
             self.iterations_per_epoch = max(n // self.batch_size, 1)
         self.num_epochs = _check_int("num_epochs", num_epochs, 1)
-        self.num_iterations = None if num_iterations is None else _check_int("num_iterations", num_iterations, 1)
+        self.num_iterations = (
+            None if num_iterations is None else _check_int("num_iterations", num_iterations, 1)
+        )
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
         self.seed = _check_int("seed", seed, 0)
-        self.num_train_samples = None if num_train_samples is None else _check_int(
-            "num_train_samples", num_train_samples, 1)
-        self.num_val_samples = None if num_val_samples is None else _check_int(
-            "num_val_samples", num_val_samples, 1)
+        self.num_train_samples = (
+            None
+            if num_train_samples is None
+            else _check_int("num_train_samples", num_train_samples, 1)
+        )
+        self.num_val_samples = (
+            None if num_val_samples is None else _check_int("num_val_samples", num_val_samples, 1)
+        )
         self.eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
         self.keep_best = bool(keep_best)
         if callback is not None and not callable(callback):
@@ -239,8 +289,10 @@ class Solver:
         if X.ndim < 2 or X.shape[0] == 0:
             raise ValueError(f"X_{split} must have shape (N, ...) with N >= 1, got {X.shape}")
         if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"y_{split} must be integer labels of shape ({X.shape[0]},), "
-                             f"got {y.dtype} {y.shape}")
+            raise ValueError(
+                f"y_{split} must be integer labels of shape ({X.shape[0]},), "
+                f"got {y.dtype} {y.shape}"
+            )
         return X, y
 
     def _reset(self) -> None:
@@ -262,8 +314,9 @@ class Solver:
         snap = {"params": {k: v.copy() for k, v in m.params.items()}}
         bn = getattr(m, "bn_params", None)
         if isinstance(bn, list):
-            snap["bn_params"] = [{k: v.copy() for k, v in d.items() if isinstance(v, np.ndarray)}
-                                 for d in bn]
+            snap["bn_params"] = [
+                {k: v.copy() for k, v in d.items() if isinstance(v, np.ndarray)} for d in bn
+            ]
         return snap
 
     def _restore(self, snap: dict) -> None:
@@ -279,8 +332,9 @@ class Solver:
         if not all(_all_finite(v) for v in self.model.params.values()):
             return False
         for d in getattr(self.model, "bn_params", None) or []:
-            if isinstance(d, dict) and not all(_all_finite(v) for v in d.values()
-                                               if isinstance(v, np.ndarray)):
+            if isinstance(d, dict) and not all(
+                _all_finite(v) for v in d.values() if isinstance(v, np.ndarray)
+            ):
                 return False
         return True
 
@@ -307,11 +361,17 @@ class Solver:
             else:
                 perm = rng.permutation(n)
                 for i in range(0, n, B):
-                    yield perm[i:i + B]
+                    yield perm[i : i + B]
 
     # ------------------------------------------------------------------ public
-    def check_accuracy(self, X, y, num_samples: int | None = None, batch_size: int | None = None,
-                       rng: np.random.Generator | None = None) -> float:
+    def check_accuracy(
+        self,
+        X,
+        y,
+        num_samples: int | None = None,
+        batch_size: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> float:
         """Fraction of ``X`` the model classifies as ``y`` (test mode), in batches.
 
         ``num_samples``: evaluate on a random subsample of that many rows (drawn with
@@ -330,11 +390,13 @@ class Solver:
                 rng = np.random.default_rng(0) if rng is None else rng
                 idx = rng.choice(n, num_samples, replace=False)
                 X, y, n = X[idx], y[idx], num_samples
-        batch_size = self.eval_batch_size if batch_size is None else _check_int("batch_size", batch_size, 1)
+        batch_size = (
+            self.eval_batch_size if batch_size is None else _check_int("batch_size", batch_size, 1)
+        )
         correct = 0
         for i in range(0, n, batch_size):
-            scores = self.model.loss(X[i:i + batch_size])
-            correct += int(np.count_nonzero(np.argmax(scores, axis=1) == y[i:i + batch_size]))
+            scores = self.model.loss(X[i : i + batch_size])
+            correct += int(np.count_nonzero(np.argmax(scores, axis=1) == y[i : i + batch_size]))
         return correct / n
 
     def train(self) -> TrainHistory:
@@ -360,7 +422,7 @@ class Solver:
         X_va_eval = self.X_val if va_idx is None else self.X_val[va_idx]
         y_va_eval = self.y_val if va_idx is None else self.y_val[va_idx]
 
-        fallback = self._snapshot()   # last finite state (initial, then after each epoch)
+        fallback = self._snapshot()  # last finite state (initial, then after each epoch)
         batches = self._batches()
         update = self.update_rule
         configs = self.optim_configs
@@ -393,7 +455,9 @@ class Solver:
                 loss = float(loss)
                 losses.append(loss)
                 self.iteration = it + 1
-                if not math.isfinite(loss):  # non-finite grads surface as a non-finite loss or params
+                if not math.isfinite(
+                    loss
+                ):  # non-finite grads surface as a non-finite loss or params
                     self.diverged, self.diverged_at = True, it
                     break
                 for k, w in params.items():
@@ -404,8 +468,17 @@ class Solver:
                     if not self._model_finite():
                         self.diverged, self.diverged_at = True, it
                         break
-                    self._end_epoch(e + 1, it + 1, losses[epoch_loss_start:], epoch_lr,
-                                    X_tr_eval, y_tr_eval, X_va_eval, y_va_eval, t0)
+                    self._end_epoch(
+                        e + 1,
+                        it + 1,
+                        losses[epoch_loss_start:],
+                        epoch_lr,
+                        X_tr_eval,
+                        y_tr_eval,
+                        X_va_eval,
+                        y_va_eval,
+                        t0,
+                    )
                     if not self.keep_best:
                         fallback = self._snapshot()
         if self.diverged:
@@ -414,9 +487,11 @@ class Solver:
             else:
                 self._restore(fallback)
             if self.verbose:
-                self.progress(f"diverged at iteration {self.diverged_at} (non-finite loss, "
-                              f"gradient or parameters); restored "
-                              f"{'the best' if self.keep_best and self.best_params is not None else 'the last finite'} parameters")
+                self.progress(
+                    f"diverged at iteration {self.diverged_at} (non-finite loss, "
+                    f"gradient or parameters); restored "
+                    f"{'the best' if self.keep_best and self.best_params is not None else 'the last finite'} parameters"
+                )
         elif self.keep_best and self.best_params is not None:
             self._restore(self.best_params)
         wall = time.perf_counter() - t0
@@ -455,12 +530,25 @@ class Solver:
                 self.best_params = self._snapshot()
         mean_loss = float(np.mean(epoch_losses)) if epoch_losses else float("nan")
         if self.verbose:
-            total_epochs = (-(-self.num_iterations // self.iterations_per_epoch)
-                            if self.num_iterations is not None else self.num_epochs)
-            self.progress(f"(Epoch {epoch} / {total_epochs}) iteration {iteration}: "
-                          f"loss {mean_loss:.4f}, train acc {train_acc:.3f}, "
-                          f"val acc {val_acc:.3f}, lr {lr:.3g}, {elapsed:.1f} s")
+            total_epochs = (
+                -(-self.num_iterations // self.iterations_per_epoch)
+                if self.num_iterations is not None
+                else self.num_epochs
+            )
+            self.progress(
+                f"(Epoch {epoch} / {total_epochs}) iteration {iteration}: "
+                f"loss {mean_loss:.4f}, train acc {train_acc:.3f}, "
+                f"val acc {val_acc:.3f}, lr {lr:.3g}, {elapsed:.1f} s"
+            )
         if self.callback is not None:
-            self.callback({"epoch": epoch, "iteration": iteration, "loss": mean_loss,
-                           "train_acc": train_acc, "val_acc": val_acc, "lr": lr,
-                           "elapsed": elapsed})
+            self.callback(
+                {
+                    "epoch": epoch,
+                    "iteration": iteration,
+                    "loss": mean_loss,
+                    "train_acc": train_acc,
+                    "val_acc": val_acc,
+                    "lr": lr,
+                    "elapsed": elapsed,
+                }
+            )

@@ -14,8 +14,8 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from nplab_io.errors import FormatError, UnsafeArchiveError
 
@@ -36,8 +36,9 @@ def check_member(member: tarfile.TarInfo, source: str | os.PathLike = "archive")
     name = member.name
 
     def bad(why: str) -> UnsafeArchiveError:
-        return UnsafeArchiveError(f"{source}: unsafe archive member {name!r}: {why}; "
-                                  f"nothing was extracted")
+        return UnsafeArchiveError(
+            f"{source}: unsafe archive member {name!r}: {why}; nothing was extracted"
+        )
 
     if not name or "\x00" in name:
         raise bad("empty name or NUL byte in the name")
@@ -64,8 +65,9 @@ def check_member(member: tarfile.TarInfo, source: str | os.PathLike = "archive")
     return normalised
 
 
-def iter_safe_members(tar: tarfile.TarFile, source: str | os.PathLike | None = None
-                      ) -> Iterator[tarfile.TarInfo]:
+def iter_safe_members(
+    tar: tarfile.TarFile, source: str | os.PathLike | None = None
+) -> Iterator[tarfile.TarInfo]:
     """Yield the members of ``tar`` (in order), raising on the first unsafe one.
 
     Works on streamed archives (``mode="r|*"``) too: members are checked as they are read.
@@ -89,8 +91,9 @@ def open_tar(tar_path: str | os.PathLike, stream: bool = False) -> tarfile.TarFi
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 
 
-def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike,
-                 members: Iterable[str] | None = None) -> list[Path]:
+def safe_extract(
+    tar_path: str | os.PathLike, dest: str | os.PathLike, members: Iterable[str] | None = None
+) -> list[Path]:
     """Extract ``tar_path`` (or only the named ``members``) into ``dest``; return the files.
 
     ALL members of the archive are validated first; if any is unsafe nothing is extracted.
@@ -111,7 +114,7 @@ def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike,
             selected = [m for _, m in checked]
         else:
             wanted = [member_name(n) for n in members]
-            by_name = {n: m for n, m in checked}
+            by_name = dict(checked)
             missing = [n for n in wanted if n not in by_name]
             if missing:
                 raise FormatError(f"{tar_path}: missing archive member(s) {', '.join(missing)}")
@@ -121,8 +124,9 @@ def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike,
             try:
                 tar.extractall(tmp, members=selected, filter="data")
             except tarfile.FilterError as exc:
-                raise UnsafeArchiveError(f"{tar_path}: unsafe archive member ({exc}); "
-                                         f"nothing was kept") from None
+                raise UnsafeArchiveError(
+                    f"{tar_path}: unsafe archive member ({exc}); nothing was kept"
+                ) from None
             except _READ_ERRORS as exc:
                 raise FormatError(f"{tar_path}: corrupt tar archive ({exc})") from None
             out: list[Path] = []

@@ -89,13 +89,16 @@ def parse_sha256sums(text: str, source: str | os.PathLike = "SHA256SUMS") -> dic
         if not m:
             shown = line if len(line) <= 80 else line[:77] + "..."
             raise FormatError(
-                f"{source}: line {lineno}: expected '<64 hex digits>  <filename>', got {shown!r}")
+                f"{source}: line {lineno}: expected '<64 hex digits>  <filename>', got {shown!r}"
+            )
         digest, name = m.group(1).lower(), m.group(2).strip()
         if name.startswith("./"):
             name = name[2:]
         if name in out and out[name] != digest:
-            raise FormatError(f"{source}: line {lineno}: {name} is listed twice with different "
-                              f"digests ({out[name]} and {digest})")
+            raise FormatError(
+                f"{source}: line {lineno}: {name} is listed twice with different "
+                f"digests ({out[name]} and {digest})"
+            )
         out[name] = digest
     return out
 

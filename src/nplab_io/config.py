@@ -67,9 +67,15 @@ def key_path(path) -> str:
     return "".join(parts) or "<top level>"
 
 
-_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string",
-               "boolean": "true/false", "object": "a mapping", "array": "a list",
-               "null": "null"}
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true/false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
 
 
 def _expected(err: jsonschema.ValidationError) -> str:
@@ -107,11 +113,8 @@ def _format(err: jsonschema.ValidationError, source: str) -> str:
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
-        keys = ", ".join(
-            (f"{where}.{k}" if where != "<top level>" else k) for k in extra
-        )
-        return (f"config error{source}: unknown key {keys} "
-                f"(allowed here: {', '.join(allowed)})")
+        keys = ", ".join((f"{where}.{k}" if where != "<top level>" else k) for k in extra)
+        return f"config error{source}: unknown key {keys} (allowed here: {', '.join(allowed)})"
     got = "" if err.validator == "required" else f", got {err.instance!r}"
     return f"config error{source}: {where}: {_expected(err)}{got}"
 
@@ -125,13 +128,15 @@ def validate_config(config: dict, schema: dict, *, source: str | None = None) ->
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        raise ConfigError(f"config error: expected a mapping at the top level, "
-                          f"got {type(config).__name__}")
+        raise ConfigError(
+            f"config error: expected a mapping at the top level, got {type(config).__name__}"
+        )
     cfg = copy.deepcopy(config)
     src = f" ({source})" if source else ""
     validator = _Validator(schema)
-    errors = sorted(validator.iter_errors(cfg),
-                    key=lambda e: (key_path(e.absolute_path), e.validator))
+    errors = sorted(
+        validator.iter_errors(cfg), key=lambda e: (key_path(e.absolute_path), e.validator)
+    )
     if errors:
         raise ConfigError(_format(errors[0], src))
     # The command-line shortcut `--config mirror=...` wins over data.mirror.
@@ -150,8 +155,10 @@ def _check_cross_fields(cfg: dict, src: str) -> None:
             f"config error{src}: data.cifar10.num_training + data.cifar10.num_validation: "
             f"expected a total <= 50000 (the CIFAR-10 training set), got "
             f"{c['num_training']} + {c['num_validation']} = "
-            f"{c['num_training'] + c['num_validation']}")
+            f"{c['num_training'] + c['num_validation']}"
+        )
     if c["num_dev"] > c["num_training"]:
         raise ConfigError(
             f"config error{src}: data.cifar10.num_dev: expected a value <= "
-            f"data.cifar10.num_training ({c['num_training']}), got {c['num_dev']}")
+            f"data.cifar10.num_training ({c['num_training']}), got {c['num_dev']}"
+        )

@@ -20,13 +20,14 @@ timestamps, so it is reproducible.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nplab_io import sources
 from nplab_io.atomic import atomic_write
@@ -57,6 +58,7 @@ class _Permanent(Exception):
 
 
 # --------------------------------------------------------------------------------- helpers
+
 
 def _is_url(mirror: str | os.PathLike) -> bool:
     return "://" in str(mirror)
@@ -172,17 +174,18 @@ def _with_retries(what: str, attempt_fn, retries: int, backoff: float, sleep, lo
             last = exc
             if attempt < retries:
                 wait = float(backoff) ** attempt
-                log(f"{what}: attempt {attempt}/{retries} failed ({exc}); retrying in "
-                    f"{wait:g} s")
+                log(f"{what}: attempt {attempt}/{retries} failed ({exc}); retrying in {wait:g} s")
                 sleep(wait)
             else:
                 log(f"{what}: attempt {attempt}/{retries} failed ({exc})")
     raise _Transient(f"{last} (after {retries} attempts)")
 
 
-def _fetch_text(url: str, timeout: float, retries: int, backoff: float, sleep, log: Log
-                ) -> str | None:
+def _fetch_text(
+    url: str, timeout: float, retries: int, backoff: float, sleep, log: Log
+) -> str | None:
     """A small text file (SHA256SUMS) at ``url``, or None if it is not there."""
+
     def attempt():
         resp = _open_url(url, timeout)
         try:
@@ -203,6 +206,7 @@ def _fetch_text(url: str, timeout: float, retries: int, backoff: float, sleep, l
 
 # ------------------------------------------------------------------------------ verification
 
+
 def _expected_for(dataset: str, filename: str, sums: dict[str, str] | None) -> tuple[str, str, str]:
     """(checksum_kind, algorithm, expected hex) for this file given an optional SHA256SUMS."""
     if sums is not None and filename in sums:
@@ -212,16 +216,19 @@ def _expected_for(dataset: str, filename: str, sums: dict[str, str] | None) -> t
     return OFFICIAL, algo, entry["md5"].lower()
 
 
-def _verify(path: Path, filename: str, hashes: dict, expected: tuple[str, str, str],
-            where: str) -> dict:
+def _verify(
+    path: Path, filename: str, hashes: dict, expected: tuple[str, str, str], where: str
+) -> dict:
     """Check ``path`` (a temp file or an existing dest); return the checksum fields."""
     kind, algo, want = expected
     out = {"sha256": hashes["sha256"], "md5": hashes["md5"], "bytes": hashes["bytes"]}
 
     def compare(got: str) -> None:
         if got != want:
-            raise ChecksumError(f"{filename}: {algo} mismatch: expected {want}, got {got} "
-                                f"(source {where}, {kind}); the file was removed")
+            raise ChecksumError(
+                f"{filename}: {algo} mismatch: expected {want}, got {got} "
+                f"(source {where}, {kind}); the file was removed"
+            )
 
     if algo in ("sha256", "md5"):
         compare(out[algo])  # a corrupt file with a manifest → a clear "mismatch" first
@@ -239,25 +246,27 @@ def _verify(path: Path, filename: str, hashes: dict, expected: tuple[str, str, s
 
 
 def _remove(path: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 # ---------------------------------------------------------------------------------- sources
 
+
 def _local_candidates(dataset: str, filename: str, mirror: Path) -> list[Path]:
-    return [(mirror / sub / filename) if sub not in ("", ".") else mirror / filename
-            for sub in sources.mirror_subdirs(dataset)]
+    return [
+        (mirror / sub / filename) if sub not in ("", ".") else mirror / filename
+        for sub in sources.mirror_subdirs(dataset)
+    ]
 
 
 def _local_sums(path: Path) -> dict[str, str] | None:
     sums_path = path.parent / SUMS_NAME
     if not sums_path.is_file():
         return None
-    return parse_sha256sums(sums_path.read_text(encoding="utf-8", errors="replace"),
-                            source=sums_path)
+    return parse_sha256sums(
+        sums_path.read_text(encoding="utf-8", errors="replace"), source=sums_path
+    )
 
 
 def _url_sums(file_url: str, timeout, retries, backoff, sleep, log) -> dict[str, str] | None:
@@ -268,10 +277,19 @@ def _url_sums(file_url: str, timeout, retries, backoff, sleep, log) -> dict[str,
 
 # -------------------------------------------------------------------------------- the fetch
 
-def fetch(dataset: str, filename: str, dest: str | os.PathLike, *,
-          mirror: str | os.PathLike | None = None, timeout: float = 60, retries: int = 3,
-          backoff: float = 2.0, log: Log = print, sleep: Callable[[float], object] = time.sleep
-          ) -> dict:
+
+def fetch(
+    dataset: str,
+    filename: str,
+    dest: str | os.PathLike,
+    *,
+    mirror: str | os.PathLike | None = None,
+    timeout: float = 60,
+    retries: int = 3,
+    backoff: float = 2.0,
+    log: Log = print,
+    sleep: Callable[[float], object] = time.sleep,
+) -> dict:
     """Fetch ``filename`` of ``dataset`` to ``dest``, verified; return its provenance.
 
     Provenance keys: dataset, filename, source (URL or path used), mirror (or None),
@@ -282,27 +300,35 @@ def fetch(dataset: str, filename: str, dest: str | os.PathLike, *,
     sources.file_entry(dataset, filename)  # unknown dataset/file → one-line DataError
     dest = Path(dest)
     mirror_str = None if mirror is None else str(mirror)
-    base = {"dataset": dataset, "filename": filename,
-            "mirror": None if mirror_str is None else
-            (_redact(mirror_str) if _is_url(mirror_str) else mirror_str)}
+    base = {
+        "dataset": dataset,
+        "filename": filename,
+        "mirror": None
+        if mirror_str is None
+        else (_redact(mirror_str) if _is_url(mirror_str) else mirror_str),
+    }
 
     if dest.exists():
-        reused = _try_reuse(dataset, filename, dest, mirror_str, base, timeout, retries,
-                            backoff, sleep, log)
+        reused = _try_reuse(
+            dataset, filename, dest, mirror_str, base, timeout, retries, backoff, sleep, log
+        )
         if reused is not None:
             return reused
 
     if mirror_str is None:
-        return _fetch_canonical(dataset, filename, dest, base, timeout, retries, backoff,
-                                sleep, log)
+        return _fetch_canonical(
+            dataset, filename, dest, base, timeout, retries, backoff, sleep, log
+        )
     if _is_url(mirror_str):
-        return _fetch_url_mirror(dataset, filename, dest, mirror_str, base, timeout, retries,
-                                 backoff, sleep, log)
+        return _fetch_url_mirror(
+            dataset, filename, dest, mirror_str, base, timeout, retries, backoff, sleep, log
+        )
     return _fetch_local_mirror(dataset, filename, dest, Path(mirror_str), base, log)
 
 
-def _try_reuse(dataset, filename, dest: Path, mirror, base, timeout, retries, backoff, sleep,
-               log) -> dict | None:
+def _try_reuse(
+    dataset, filename, dest: Path, mirror, base, timeout, retries, backoff, sleep, log
+) -> dict | None:
     """Keep an existing ``dest`` if it verifies the way a fresh fetch would; else remove it."""
     sums, source = None, str(dest)
     if mirror is not None and not _is_url(mirror):
@@ -358,6 +384,7 @@ def _url_opener(url: str, timeout: float):
     def open_fn():
         resp = _open_url(url, timeout)
         return resp, _content_length(resp)
+
     return open_fn
 
 
@@ -370,9 +397,19 @@ def _fetch_canonical(dataset, filename, dest, base, timeout, retries, backoff, s
         try:
             fields = _with_retries(
                 shown,
-                lambda: _download_to(dest, _url_opener(url, timeout), filename, shown,
-                                     lambda: _expected_for(dataset, filename, None), log),
-                retries, backoff, sleep, log)
+                lambda: _download_to(
+                    dest,
+                    _url_opener(url, timeout),
+                    filename,
+                    shown,
+                    lambda: _expected_for(dataset, filename, None),
+                    log,
+                ),
+                retries,
+                backoff,
+                sleep,
+                log,
+            )
         except (_NotFound, _Permanent, _Transient) as exc:
             errors.append(f"{shown}: {exc}")
             log(f"{filename}: {shown} failed ({exc}); trying the next source")
@@ -385,12 +422,13 @@ def _fetch_canonical(dataset, filename, dest, base, timeout, retries, backoff, s
         return {**base, "source": shown, **fields, "reused": False}
     if mismatch is not None:
         raise mismatch
-    raise DownloadError(f"{filename}: download failed from all {len(urls)} source(s); "
-                        f"{'; '.join(errors)}; {dest} was not written")
+    raise DownloadError(
+        f"{filename}: download failed from all {len(urls)} source(s); "
+        f"{'; '.join(errors)}; {dest} was not written"
+    )
 
 
-def _fetch_url_mirror(dataset, filename, dest, mirror, base, timeout, retries, backoff,
-                      sleep, log):
+def _fetch_url_mirror(dataset, filename, dest, mirror, base, timeout, retries, backoff, sleep, log):
     errors: list[str] = []
     for sub in sources.mirror_subdirs(dataset):
         url = _join_url(mirror, sub, filename)
@@ -399,28 +437,44 @@ def _fetch_url_mirror(dataset, filename, dest, mirror, base, timeout, retries, b
             fields = _with_retries(
                 shown,
                 lambda: _download_to(
-                    dest, _url_opener(url, timeout), filename, shown,
-                    lambda: _expected_for(dataset, filename, _url_sums(
-                        url, timeout, retries, backoff, sleep, log)), log),
-                retries, backoff, sleep, log)
+                    dest,
+                    _url_opener(url, timeout),
+                    filename,
+                    shown,
+                    lambda: _expected_for(
+                        dataset, filename, _url_sums(url, timeout, retries, backoff, sleep, log)
+                    ),
+                    log,
+                ),
+                retries,
+                backoff,
+                sleep,
+                log,
+            )
         except (_NotFound, _Permanent, _Transient) as exc:
             errors.append(f"{shown}: {exc}")
             continue
         return {**base, "source": shown, **fields, "reused": False}
-    raise DownloadError(f"{filename}: could not download it from mirror {base['mirror']} "
-                        f"(looked in {', '.join(s + '/' for s in sources.mirror_subdirs(dataset))}"
-                        f"): {'; '.join(errors)}; {dest} was not written")
+    raise DownloadError(
+        f"{filename}: could not download it from mirror {base['mirror']} "
+        f"(looked in {', '.join(s + '/' for s in sources.mirror_subdirs(dataset))}"
+        f"): {'; '.join(errors)}; {dest} was not written"
+    )
 
 
 def _fetch_local_mirror(dataset, filename, dest, mirror: Path, base, log):
     if not mirror.is_dir():
-        raise DownloadError(f"{filename}: mirror directory {mirror} does not exist (expected "
-                            f"a directory or a file://, http(s):// URL)")
+        raise DownloadError(
+            f"{filename}: mirror directory {mirror} does not exist (expected "
+            f"a directory or a file://, http(s):// URL)"
+        )
     cands = _local_candidates(dataset, filename, mirror)
     src = next((c for c in cands if c.is_file()), None)
     if src is None:
-        raise DownloadError(f"{filename}: not found in mirror {mirror} (looked in "
-                            f"{', '.join(str(c.parent) + '/' for c in cands)})")
+        raise DownloadError(
+            f"{filename}: not found in mirror {mirror} (looked in "
+            f"{', '.join(str(c.parent) + '/' for c in cands)})"
+        )
     if dest.exists() and os.path.samefile(src, dest):
         raise DownloadError(f"{filename}: destination {dest} is the mirror file itself")
 
@@ -429,13 +483,20 @@ def _fetch_local_mirror(dataset, filename, dest, mirror: Path, base, log):
         return fh, os.fstat(fh.fileno()).st_size
 
     try:
-        fields = _download_to(dest, open_fn, filename, str(src),
-                              lambda: _expected_for(dataset, filename, _local_sums(src)), log)
+        fields = _download_to(
+            dest,
+            open_fn,
+            filename,
+            str(src),
+            lambda: _expected_for(dataset, filename, _local_sums(src)),
+            log,
+        )
     except _Transient as exc:
-        raise DownloadError(f"{filename}: could not copy {src} ({exc}); {dest} was not "
-                            f"written") from None
+        raise DownloadError(
+            f"{filename}: could not copy {src} ({exc}); {dest} was not written"
+        ) from None
     except OSError as exc:
-        raise DownloadError(f"{filename}: could not copy {src} ({exc}); {dest} was not "
-                            f"written") from None
+        raise DownloadError(
+            f"{filename}: could not copy {src} ({exc}); {dest} was not written"
+        ) from None
     return {**base, "source": str(src), **fields, "reused": False}
-

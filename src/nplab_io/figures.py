@@ -24,10 +24,11 @@ def save_figure(fig, paths, dpi: int = 110) -> None:
     for p in paths:
         p = Path(p)
         fmt = p.suffix.lstrip(".").lower()
-        meta = {"svg": {"Date": None, "Creator": None},
-                "png": {"Software": None},
-                "pdf": {"CreationDate": None, "ModDate": None, "Creator": None,
-                        "Producer": None}}.get(fmt, {})
+        meta = {
+            "svg": {"Date": None, "Creator": None},
+            "png": {"Software": None},
+            "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+        }.get(fmt, {})
         buf = io.BytesIO()
         with matplotlib.rc_context({"svg.hashsalt": "nplab", "svg.fonttype": "path"}):
             fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta)

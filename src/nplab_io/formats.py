@@ -48,40 +48,54 @@ NUM_CLASSES = 10
 
 # ----------------------------------------------------------------------------- IDX (MNIST)
 
+
 def parse_idx(buf: bytes, name: str = "IDX data") -> np.ndarray:
     """Parse an uncompressed IDX file (uint8 data only) into a writeable uint8 array."""
     view = memoryview(buf).cast("B")
     n = len(view)
     if n < 4:
-        raise FormatError(f"{name}: not an IDX file: {n} bytes, shorter than the 4-byte magic "
-                          f"(expected 0x00000801 for labels or 0x00000803 for images)")
+        raise FormatError(
+            f"{name}: not an IDX file: {n} bytes, shorter than the 4-byte magic "
+            f"(expected 0x00000801 for labels or 0x00000803 for images)"
+        )
     magic = int.from_bytes(view[:4], "big")
     if view[0] != 0 or view[1] != 0:
-        raise FormatError(f"{name}: bad IDX magic 0x{magic:08x}: expected 0x000008NN "
-                          f"(two zero bytes, type 0x08, ndim), e.g. 0x00000801 for labels "
-                          f"or 0x00000803 for images")
+        raise FormatError(
+            f"{name}: bad IDX magic 0x{magic:08x}: expected 0x000008NN "
+            f"(two zero bytes, type 0x08, ndim), e.g. 0x00000801 for labels "
+            f"or 0x00000803 for images"
+        )
     dtype_code, ndim = view[2], view[3]
     if dtype_code != IDX_UINT8:
-        raise FormatError(f"{name}: unsupported IDX data type 0x{dtype_code:02x} (magic "
-                          f"0x{magic:08x}): expected 0x08 (unsigned byte)")
+        raise FormatError(
+            f"{name}: unsupported IDX data type 0x{dtype_code:02x} (magic "
+            f"0x{magic:08x}): expected 0x08 (unsigned byte)"
+        )
     if ndim == 0:
-        raise FormatError(f"{name}: IDX magic 0x{magic:08x} declares 0 dimensions: expected "
-                          f"at least 1 (0x00000801 labels, 0x00000803 images)")
+        raise FormatError(
+            f"{name}: IDX magic 0x{magic:08x} declares 0 dimensions: expected "
+            f"at least 1 (0x00000801 labels, 0x00000803 images)"
+        )
     header = 4 + 4 * ndim
     if n < header:
-        raise FormatError(f"{name}: truncated IDX header: {ndim} dimensions need {header} "
-                          f"header bytes, found {n}")
-    dims = [int.from_bytes(view[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+        raise FormatError(
+            f"{name}: truncated IDX header: {ndim} dimensions need {header} header bytes, found {n}"
+        )
+    dims = [int.from_bytes(view[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     need = 1
     for d in dims:
         need *= d
     found = n - header
     if found < need:
-        raise FormatError(f"{name}: truncated IDX file: header promises {need} bytes of data, "
-                          f"found {found} (shape {tuple(dims)})")
+        raise FormatError(
+            f"{name}: truncated IDX file: header promises {need} bytes of data, "
+            f"found {found} (shape {tuple(dims)})"
+        )
     if found > need:
-        raise FormatError(f"{name}: {found - need} trailing bytes after the IDX data: header "
-                          f"promises {need} bytes of data (shape {tuple(dims)}), found {found}")
+        raise FormatError(
+            f"{name}: {found - need} trailing bytes after the IDX data: header "
+            f"promises {need} bytes of data (shape {tuple(dims)}), found {found}"
+        )
     return np.frombuffer(view, dtype=np.uint8, count=need, offset=header).reshape(dims).copy()
 
 
@@ -101,9 +115,11 @@ def read_idx_gz(path: str | os.PathLike, expected_ndim: int | None = None) -> np
     arr = parse_idx(read_gz(path), str(path))
     if expected_ndim is not None and arr.ndim != expected_ndim:
         what = {1: "labels", 3: "images"}.get(expected_ndim, f"{expected_ndim}-d data")
-        raise FormatError(f"{path}: expected IDX {what} with {expected_ndim} dimension(s) "
-                          f"(magic 0x0000080{expected_ndim}), got {arr.ndim} (shape "
-                          f"{arr.shape})")
+        raise FormatError(
+            f"{path}: expected IDX {what} with {expected_ndim} dimension(s) "
+            f"(magic 0x0000080{expected_ndim}), got {arr.ndim} (shape "
+            f"{arr.shape})"
+        )
     return arr
 
 
@@ -112,8 +128,10 @@ def check_labels(labels: np.ndarray, name: str, num_classes: int = NUM_CLASSES) 
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if bad.size:
         i = int(bad[0])
-        raise FormatError(f"{name}: label {int(labels[i])} at index {i} is out of range "
-                          f"0-{num_classes - 1} ({bad.size} bad label(s))")
+        raise FormatError(
+            f"{name}: label {int(labels[i])} at index {i} is out of range "
+            f"0-{num_classes - 1} ({bad.size} bad label(s))"
+        )
 
 
 def load_mnist(directory: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -130,8 +148,7 @@ def load_mnist(directory: str | os.PathLike) -> dict[str, np.ndarray]:
     for filename, entry in entries.items():
         path = d / filename
         if not path.is_file():
-            raise FormatError(f"{path}: MNIST file missing (expected {', '.join(entries)} in "
-                              f"{d})")
+            raise FormatError(f"{path}: MNIST file missing (expected {', '.join(entries)} in {d})")
         split, kind = entry["split"], entry["kind"]
         if kind == "images":
             out[f"x_{split}"] = read_idx_gz(path, expected_ndim=3)
@@ -143,30 +160,39 @@ def load_mnist(directory: str | os.PathLike) -> dict[str, np.ndarray]:
     for split in ("train", "test"):
         n_img, n_lab = len(out[f"x_{split}"]), len(out[f"y_{split}"])
         if n_img != n_lab:
-            raise FormatError(f"{paths['images_' + split]}: {n_img} images but "
-                              f"{paths['labels_' + split].name} has {n_lab} labels: expected "
-                              f"equal counts")
+            raise FormatError(
+                f"{paths['images_' + split]}: {n_img} images but "
+                f"{paths['labels_' + split].name} has {n_lab} labels: expected "
+                f"equal counts"
+            )
     if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
-        raise FormatError(f"{paths['images_test']}: image size {out['x_test'].shape[1:]} "
-                          f"differs from the training images' {out['x_train'].shape[1:]}")
+        raise FormatError(
+            f"{paths['images_test']}: image size {out['x_test'].shape[1:]} "
+            f"differs from the training images' {out['x_train'].shape[1:]}"
+        )
     return {k: out[k] for k in ("x_train", "y_train", "x_test", "y_test")}
 
 
 # ----------------------------------------------------------------------- CIFAR-10 (binary)
 
+
 def parse_cifar_batch(buf: bytes, name: str = "CIFAR-10 batch") -> tuple[np.ndarray, np.ndarray]:
     """Parse a CIFAR-10 binary batch into ``(images (N,32,32,3) uint8 HWC, labels (N,) int64)``."""
     n = len(buf)
     if n == 0 or n % CIFAR_RECORD_BYTES:
-        raise FormatError(f"{name}: size {n:,} bytes is not a positive multiple of the 3,073-byte "
-                          f"CIFAR-10 record (1 label byte + 3,072 pixel bytes)")
+        raise FormatError(
+            f"{name}: size {n:,} bytes is not a positive multiple of the 3,073-byte "
+            f"CIFAR-10 record (1 label byte + 3,072 pixel bytes)"
+        )
     records = np.frombuffer(buf, dtype=np.uint8).reshape(-1, CIFAR_RECORD_BYTES)
     labels = records[:, 0].astype(np.int64)
     bad = np.flatnonzero(labels >= NUM_CLASSES)
     if bad.size:
         i = int(bad[0])
-        raise FormatError(f"{name}: record {i} has label {int(labels[i])}, expected 0-9 "
-                          f"({bad.size} bad record(s))")
+        raise FormatError(
+            f"{name}: record {i} has label {int(labels[i])}, expected 0-9 "
+            f"({bad.size} bad record(s))"
+        )
     images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels
 
@@ -179,13 +205,18 @@ def parse_cifar_meta(buf: bytes, name: str = CIFAR_META) -> list[str]:
         raise FormatError(f"{name}: not UTF-8 text ({exc})") from None
     names = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(names) != NUM_CLASSES:
-        raise FormatError(f"{name}: expected {NUM_CLASSES} class names, one per line, found "
-                          f"{len(names)}")
+        raise FormatError(
+            f"{name}: expected {NUM_CLASSES} class names, one per line, found {len(names)}"
+        )
     return names
 
 
-def read_cifar_binary_tar(tar_path: str | os.PathLike, workdir: str | os.PathLike | None = None,
-                          *, records_per_batch: int | None = None) -> dict:
+def read_cifar_binary_tar(
+    tar_path: str | os.PathLike,
+    workdir: str | os.PathLike | None = None,
+    *,
+    records_per_batch: int | None = None,
+) -> dict:
     """Read ``cifar-10-binary.tar.gz`` (the official binary layout) in one streaming pass.
 
     Every member name is validated (:func:`nplab_io.archive.iter_safe_members`: no absolute
@@ -211,17 +242,21 @@ def read_cifar_binary_tar(tar_path: str | os.PathLike, workdir: str | os.PathLik
                 fh = tar.extractfile(member)
                 data[name] = fh.read() if fh is not None else b""
                 if len(data[name]) != member.size:
-                    raise FormatError(f"{tar_path}: archive member {name} is truncated "
-                                      f"({len(data[name])} of {member.size} bytes)")
+                    raise FormatError(
+                        f"{tar_path}: archive member {name} is truncated "
+                        f"({len(data[name])} of {member.size} bytes)"
+                    )
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise FormatError(f"{tar_path}: corrupt tar.gz archive ({exc})") from None
     finally:
         tar.close()
     missing = [w for w in wanted if w not in data]
     if missing:
-        raise FormatError(f"{tar_path}: missing CIFAR-10 batch(es) {', '.join(missing)}: "
-                          f"expected {CIFAR_MEMBER_DIR}/data_batch_1..5.bin and "
-                          f"{CIFAR_TEST_BATCH}")
+        raise FormatError(
+            f"{tar_path}: missing CIFAR-10 batch(es) {', '.join(missing)}: "
+            f"expected {CIFAR_MEMBER_DIR}/data_batch_1..5.bin and "
+            f"{CIFAR_TEST_BATCH}"
+        )
     parsed = {w: parse_cifar_batch(data.pop(w), f"{tar_path}:{w}") for w in wanted}
     sizes = {w: len(parsed[w][1]) for w in wanted}
     if records_per_batch is not None:
@@ -231,8 +266,10 @@ def read_cifar_binary_tar(tar_path: str | os.PathLike, workdir: str | os.PathLik
     train_sizes = {sizes[w] for w in wanted[:5]}
     if len(train_sizes) != 1:
         detail = ", ".join(f"{w.rsplit('/', 1)[1]}={sizes[w]}" for w in wanted[:5])
-        raise FormatError(f"{tar_path}: training batches differ in size ({detail}): expected "
-                          f"equal batches (10,000 records each in the official file)")
+        raise FormatError(
+            f"{tar_path}: training batches differ in size ({detail}): expected "
+            f"equal batches (10,000 records each in the official file)"
+        )
     if meta_name in data:
         label_names = parse_cifar_meta(data[meta_name], f"{tar_path}:{meta_name}")
     else:

@@ -15,8 +15,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["run_job", "job_logger", "limit_threads"]
 
@@ -69,8 +69,12 @@ def run_job(snakemake, main: Callable) -> None:
     log = job_logger(log_path)
     threads = max(1, int(getattr(snakemake, "threads", 1) or 1))
     limit_threads(threads)
-    log.info("rule %s, threads %d, outputs: %s", snakemake.rule, threads,
-             ", ".join(map(str, snakemake.output)))
+    log.info(
+        "rule %s, threads %d, outputs: %s",
+        snakemake.rule,
+        threads,
+        ", ".join(map(str, snakemake.output)),
+    )
     t0 = time.perf_counter()
     try:
         main(snakemake, log)

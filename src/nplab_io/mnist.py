@@ -8,34 +8,73 @@ row's epoch count is reported (its test accuracy is the row's number).
 Pure functions over plain records (lists of dicts / DataFrames); the workflow scripts read
 the files and write the outputs.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["split_label", "equivalent_mean_lr", "pick_candidates", "writeup_rows",
-           "best_per_group", "loss_per_example", "perceptron_summary", "epochs_to_reach",
-           "value_at_time", "loss_noise", "weight_sparsity", "mean_difference_separator",
-           "join_table", "JOIN_COLUMNS", "WRITEUP_EXPERIMENT", "ADAPTIVE"]
+__all__ = [
+    "split_label",
+    "equivalent_mean_lr",
+    "pick_candidates",
+    "writeup_rows",
+    "best_per_group",
+    "loss_per_example",
+    "perceptron_summary",
+    "epochs_to_reach",
+    "value_at_time",
+    "loss_noise",
+    "weight_sparsity",
+    "mean_difference_separator",
+    "join_table",
+    "JOIN_COLUMNS",
+    "WRITEUP_EXPERIMENT",
+    "ADAPTIVE",
+]
 
 #: our table suffix (mnist_<suffix>, mnist_tuned_<suffix>) -> seed_results "experiment"
 WRITEUP_EXPERIMENT = {
-    "depth": "depth", "loss": None, "activation": "activation", "batching": "batching",
-    "optimizers": "optimizer", "regularization": "regularization",
+    "depth": "depth",
+    "loss": None,
+    "activation": "activation",
+    "batching": "batching",
+    "optimizers": "optimizer",
+    "regularization": "regularization",
 }
 #: update rules whose step does not depend on the gradient's scale (up to epsilon)
 ADAPTIVE = ("adagrad", "rmsprop", "adam", "adam_no_bias_correction")
 
 JOIN_COLUMNS = [
-    "table", "variant", "epochs", "epochs_run", "writeup_lr", "writeup_test_acc", "writeup_train_acc",
-    "writeup_wall_time_s", "faithful_run", "faithful_reg", "faithful_val_acc",
-    "faithful_test_acc", "faithful_train_acc", "faithful_wall_time_s", "faithful_candidates",
-    "tuned_run", "tuned_lr", "tuned_reg", "tuned_val_acc", "tuned_test_acc",
-    "tuned_train_acc", "tuned_wall_time_s", "tuned_candidates", "batch_size",
-    "equivalent_mean_lr", "note",
+    "table",
+    "variant",
+    "epochs",
+    "epochs_run",
+    "writeup_lr",
+    "writeup_test_acc",
+    "writeup_train_acc",
+    "writeup_wall_time_s",
+    "faithful_run",
+    "faithful_reg",
+    "faithful_val_acc",
+    "faithful_test_acc",
+    "faithful_train_acc",
+    "faithful_wall_time_s",
+    "faithful_candidates",
+    "tuned_run",
+    "tuned_lr",
+    "tuned_reg",
+    "tuned_val_acc",
+    "tuned_test_acc",
+    "tuned_train_acc",
+    "tuned_wall_time_s",
+    "tuned_candidates",
+    "batch_size",
+    "equivalent_mean_lr",
+    "note",
 ]
 
 
@@ -72,19 +111,27 @@ def _at_epoch(run: dict, curves: pd.DataFrame, epochs: int) -> dict | None:
         if test is None or (isinstance(test, float) and math.isnan(test)):
             return None
     c = curves[(curves["run"] == run["run"]) & (curves["epoch"] == epochs)]
-    val = float(c["val_acc"].iloc[0]) if len(c) else (float(run["val_acc"]) if
-                                                      int(run["epochs"]) == epochs else None)
+    val = (
+        float(c["val_acc"].iloc[0])
+        if len(c)
+        else (float(run["val_acc"]) if int(run["epochs"]) == epochs else None)
+    )
     if val is None:
         return None
-    return {"run": run["run"], "val_acc": val,
-            "test_acc": None if test is None else float(test),
-            "train_acc": None if train is None else float(train),
-            "wall_time_s": None if wall is None or (isinstance(wall, float) and math.isnan(wall))
-            else float(wall)}
+    return {
+        "run": run["run"],
+        "val_acc": val,
+        "test_acc": None if test is None else float(test),
+        "train_acc": None if train is None else float(train),
+        "wall_time_s": None
+        if wall is None or (isinstance(wall, float) and math.isnan(wall))
+        else float(wall),
+    }
 
 
-def pick_candidates(runs: pd.DataFrame, curves: pd.DataFrame, group: str, epochs: int,
-                    diverged_ok: bool = False) -> dict | None:
+def pick_candidates(
+    runs: pd.DataFrame, curves: pd.DataFrame, group: str, epochs: int, diverged_ok: bool = False
+) -> dict | None:
     """The run of ``group`` with the best val accuracy after ``epochs`` epochs.
 
     ``runs``: a table's runs.csv joined with its timings (``wall_time_s``, ``elapsed_epoch*_s``).
@@ -103,8 +150,13 @@ def pick_candidates(runs: pd.DataFrame, curves: pd.DataFrame, group: str, epochs
             continue
         n += 1
         if best is None or rec["val_acc"] > best["val_acc"]:
-            best = dict(rec, lr=float(r["lr"]), reg=float(r.get("reg", 0.0) or 0.0),
-                        batch_size=r["batch_size"], optimizer=r["optimizer"])
+            best = dict(
+                rec,
+                lr=float(r["lr"]),
+                reg=float(r.get("reg", 0.0) or 0.0),
+                batch_size=r["batch_size"],
+                optimizer=r["optimizer"],
+            )
     if best is not None:
         best["candidates"] = n
     return best
@@ -123,10 +175,15 @@ def _batch_int(batch_size, n_train: int) -> int:
     return n_train if str(batch_size) == "full" else int(batch_size)
 
 
-def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.DataFrame],
-               tuned: tuple[pd.DataFrame, pd.DataFrame], n_train: int,
-               extra_rows: Iterable[tuple] = (),
-               max_epochs: int | None = None) -> pd.DataFrame:
+def join_table(
+    name: str,
+    seed: pd.DataFrame,
+    faithful: tuple[pd.DataFrame, pd.DataFrame],
+    tuned: tuple[pd.DataFrame, pd.DataFrame],
+    n_train: int,
+    extra_rows: Iterable[tuple] = (),
+    max_epochs: int | None = None,
+) -> pd.DataFrame:
     """One tidy table: every write-up row of ``name`` (plus ``extra_rows`` = (group, epochs)
     or (group, epochs, note) rows the write-up has no number for) with our faithful and
     tuned numbers beside it.
@@ -156,20 +213,30 @@ def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.D
         row = {"table": name, "variant": group, "epochs": epochs, "epochs_run": ep}
         if len(w):
             w = w.iloc[0]
-            row.update(writeup_lr=float(w["lr"]), writeup_test_acc=float(w["test_acc"]),
-                       writeup_train_acc=float(w["train_acc"]) if pd.notna(w["train_acc"]) else None,
-                       writeup_wall_time_s=float(w["wall_time_s"]),
-                       note=str(w["note"]) if pd.notna(w["note"]) else "")
+            row.update(
+                writeup_lr=float(w["lr"]),
+                writeup_test_acc=float(w["test_acc"]),
+                writeup_train_acc=float(w["train_acc"]) if pd.notna(w["train_acc"]) else None,
+                writeup_wall_time_s=float(w["wall_time_s"]),
+                note=str(w["note"]) if pd.notna(w["note"]) else "",
+            )
         notes = [row.get("note", "")] if row.get("note") else []
         if (group, epochs) in extra_notes:
             notes.append(extra_notes[(group, epochs)])
         for prefix, rec in (("faithful", f), ("tuned", t)):
             if rec is None:
                 continue
-            row.update({f"{prefix}_run": rec["run"], f"{prefix}_val_acc": rec["val_acc"],
-                        f"{prefix}_test_acc": rec["test_acc"], f"{prefix}_train_acc": rec["train_acc"],
-                        f"{prefix}_wall_time_s": rec["wall_time_s"], f"{prefix}_reg": rec["reg"],
-                        f"{prefix}_candidates": rec["candidates"]})
+            row.update(
+                {
+                    f"{prefix}_run": rec["run"],
+                    f"{prefix}_val_acc": rec["val_acc"],
+                    f"{prefix}_test_acc": rec["test_acc"],
+                    f"{prefix}_train_acc": rec["train_acc"],
+                    f"{prefix}_wall_time_s": rec["wall_time_s"],
+                    f"{prefix}_reg": rec["reg"],
+                    f"{prefix}_candidates": rec["candidates"],
+                }
+            )
             if prefix == "tuned":
                 row["tuned_lr"] = rec["lr"]
         if f is not None:
@@ -177,8 +244,10 @@ def join_table(name: str, seed: pd.DataFrame, faithful: tuple[pd.DataFrame, pd.D
             row["batch_size"] = b
             row["equivalent_mean_lr"] = equivalent_mean_lr(f["lr"], b, f["optimizer"])
             if f["optimizer"] in ADAPTIVE:
-                notes.append(f"{f['optimizer']}: scale-invariant, equivalent lr = "
-                             + ("write-up lr" if len(w) else "the run's lr"))
+                notes.append(
+                    f"{f['optimizer']}: scale-invariant, equivalent lr = "
+                    + ("write-up lr" if len(w) else "the run's lr")
+                )
             if f["candidates"] > 1:
                 notes.append(f"faithful reg {f['reg']:g} chosen on val from {f['candidates']} runs")
         if t is not None and t["candidates"] > 1:
@@ -223,9 +292,14 @@ def perceptron_summary(model, X, y, X_test=None, y_test=None) -> dict:
     (valid for any separator, so ``n_updates <= bound`` when it converged), accuracies."""
     from nplab.perceptron import convergence_bound
 
-    out = {"n_train": int(len(y)), "n_positive": int(np.sum(np.asarray(y) == model.classes_[1])),
-           "epochs": int(model.epochs_), "converged": bool(model.converged_),
-           "n_updates": int(model.n_updates_), "train_acc": model.score(X, y)}
+    out = {
+        "n_train": int(len(y)),
+        "n_positive": int(np.sum(np.asarray(y) == model.classes_[1])),
+        "epochs": int(model.epochs_),
+        "converged": bool(model.converged_),
+        "n_updates": int(model.n_updates_),
+        "train_acc": model.score(X, y),
+    }
     if model.converged_:
         b = convergence_bound(X, y, model.w_, model.b_)
         out.update(R=float(b["R"]), gamma=float(b["gamma"]), bound=float(b["bound"]))
@@ -268,14 +342,20 @@ def loss_noise(loss) -> dict:
     if len(v) < 2:
         return {"increase_frac": 0.0, "mean_abs_log_change": 0.0}
     d = np.diff(np.log(v))
-    return {"increase_frac": float(np.mean(d > 0)), "mean_abs_log_change": float(np.mean(np.abs(d)))}
+    return {
+        "increase_frac": float(np.mean(d > 0)),
+        "mean_abs_log_change": float(np.mean(np.abs(d))),
+    }
 
 
 def weight_sparsity(w, tol: float) -> dict:
     """Fraction of |w| < tol, and the L1 / L2 norms of ``w`` (float64)."""
     w = np.asarray(w, dtype=np.float64).ravel()
-    return {"frac_near_zero": float(np.mean(np.abs(w) < tol)), "l1": float(np.abs(w).sum()),
-            "l2": float(np.sqrt(np.sum(w * w)))}
+    return {
+        "frac_near_zero": float(np.mean(np.abs(w) < tol)),
+        "l1": float(np.abs(w).sum()),
+        "l2": float(np.sqrt(np.sum(w * w))),
+    }
 
 
 def mean_difference_separator(X, y, classes=(0, 1)):

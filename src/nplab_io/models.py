@@ -1,4 +1,5 @@
 """Build core models from flat run specs (see :mod:`nplab_io.runs`) and restore them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,13 +12,23 @@ __all__ = ["build_net", "optim_config", "net_state", "load_net_state", "linear_s
 def build_net(spec: dict, input_dim: int, num_classes: int) -> FullyConnectedNet:
     """A freshly initialised float32 net for a ``net`` run spec."""
     return FullyConnectedNet(
-        spec["hidden_dims"], input_dim=input_dim, num_classes=num_classes,
+        spec["hidden_dims"],
+        input_dim=input_dim,
+        num_classes=num_classes,
         activation=spec["activation"],
-        activation_kwargs={"alpha": spec["leaky_alpha"]} if spec["activation"] == "leaky_relu" else None,
+        activation_kwargs={"alpha": spec["leaky_alpha"]}
+        if spec["activation"] == "leaky_relu"
+        else None,
         normalization=None if spec["normalization"] == "none" else spec["normalization"],
-        dropout_keep_ratio=spec["dropout_keep"], reg=spec["reg"], reg_kind=spec["reg_kind"],
-        loss=spec["loss"], init=spec["init"], weight_scale=spec["weight_scale"],
-        dtype=np.float32, seed=spec["seed"])
+        dropout_keep_ratio=spec["dropout_keep"],
+        reg=spec["reg"],
+        reg_kind=spec["reg_kind"],
+        loss=spec["loss"],
+        init=spec["init"],
+        weight_scale=spec["weight_scale"],
+        dtype=np.float32,
+        seed=spec["seed"],
+    )
 
 
 def optim_config(spec: dict) -> dict:
@@ -45,8 +56,9 @@ def load_net_state(model: FullyConnectedNet, state: dict, *, source: str = "para
         if k not in state:
             raise ValueError(f"{source}: missing parameter {k!r}")
         if state[k].shape != v.shape:
-            raise ValueError(f"{source}: parameter {k!r} has shape {state[k].shape}, "
-                             f"expected {v.shape}")
+            raise ValueError(
+                f"{source}: parameter {k!r} has shape {state[k].shape}, expected {v.shape}"
+            )
         model.params[k] = np.asarray(state[k], dtype=v.dtype)
     for i, bn in enumerate(model.bn_params, 1):
         for key in ("running_mean", "running_var"):

@@ -5,6 +5,7 @@ Sections, their figures/tables and the questions come from report/sections.yaml 
 report/questions.yaml; every number comes from this run's outputs under ``results/``.
 Used by workflow/scripts/report.py.
 """
+
 import base64
 import glob
 import json
@@ -18,10 +19,20 @@ import markupsafe
 import pandas as pd
 import yaml
 
-
-PINNED = ["numpy", "scipy", "scikit-image", "pandas", "matplotlib", "seaborn", "jinja2",
-          "jsonschema", "pyyaml", "threadpoolctl", "snakemake",
-          "snakemake-executor-plugin-slurm"]
+PINNED = [
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "jinja2",
+    "jsonschema",
+    "pyyaml",
+    "threadpoolctl",
+    "snakemake",
+    "snakemake-executor-plugin-slurm",
+]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -69,7 +80,9 @@ def figures(results: Path, patterns) -> list[dict]:
             if p.suffix != ".png" or p in seen:
                 continue
             seen.add(p)
-            out.append({"src": _png(p), "caption": _caption(p), "path": str(p.relative_to(results))})
+            out.append(
+                {"src": _png(p), "caption": _caption(p), "path": str(p.relative_to(results))}
+            )
     return out
 
 
@@ -85,9 +98,11 @@ def html_table(df: pd.DataFrame, max_rows: int = 40) -> dict:
     """A DataFrame as a dict the template renders (escaped by Jinja)."""
     n = len(df)
     df = df.head(max_rows)
-    return {"columns": [str(c) for c in df.columns],
-            "rows": [[_fmt_cell(v) for v in row] for row in df.itertuples(index=False)],
-            "truncated": n - len(df)}
+    return {
+        "columns": [str(c) for c in df.columns],
+        "rows": [[_fmt_cell(v) for v in row] for row in df.itertuples(index=False)],
+        "truncated": n - len(df),
+    }
 
 
 def csv_tables(results: Path, patterns, max_rows) -> list[dict]:
@@ -118,13 +133,20 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
         t["title"] = name.replace("_", " ")
         t["path"] = str(p.relative_to(results))
         t["runs"] = len(df)
-        t["diverged"] = ([str(v) for v in df.loc[df["diverged"].astype(str) == "True", "variant"]]
-                         if "diverged" in df.columns else [])
+        t["diverged"] = (
+            [str(v) for v in df.loc[df["diverged"].astype(str) == "True", "variant"]]
+            if "diverged" in df.columns
+            else []
+        )
         best = results / "experiments" / name / "best.json"
         if best.exists():
             b = _read_json(best)
-            t["best"] = {"variant": b["variant"], "val_acc": b["val_acc"], "test_acc": b["test_acc"],
-                         "num_test": b["num_test"]}
+            t["best"] = {
+                "variant": b["variant"],
+                "val_acc": b["val_acc"],
+                "test_acc": b["test_acc"],
+                "num_test": b["num_test"],
+            }
         out.append(t)
     return out
 
@@ -162,16 +184,22 @@ def comparison_rows(results: Path, spec_dir: Path, rows) -> pd.DataFrame:
                 sel = sel[sel[col] == str(want)]
             if len(sel):
                 writeup = f"{pct(float(sel['test_acc'].iloc[0]))} ({sel['source'].iloc[0]})"
-        out.append({
-            "model": r["model"],
-            "ours": pct(ours) if ours is not None else "not run",
-            "our protocol": r.get("protocol", ""),
-            "write-up": writeup,
-            "reference": pct(float(ref["value"].iloc[0])) if len(ref) else "",
-            "reference protocol": (f"{ref['reference'].iloc[0]}, {ref['protocol'].iloc[0]} "
-                                   f"({ref['source'].iloc[0]})") if len(ref) else "",
-            "note": r.get("note", ""),
-        })
+        out.append(
+            {
+                "model": r["model"],
+                "ours": pct(ours) if ours is not None else "not run",
+                "our protocol": r.get("protocol", ""),
+                "write-up": writeup,
+                "reference": pct(float(ref["value"].iloc[0])) if len(ref) else "",
+                "reference protocol": (
+                    f"{ref['reference'].iloc[0]}, {ref['protocol'].iloc[0]} "
+                    f"({ref['source'].iloc[0]})"
+                )
+                if len(ref)
+                else "",
+                "note": r.get("note", ""),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -182,15 +210,25 @@ def provenance(results: Path) -> list[dict]:
         if not p.exists():
             continue
         prov = _read_json(p)
-        out.append({
-            "dataset": ds, "lossy": bool(prov.get("lossy_mirror")),
-            "official": bool(prov.get("all_official_checksums")),
-            "npz_sha256": prov.get("npz_sha256"),
-            "files": [{"name": f["filename"], "source": f["source"], "bytes": f["bytes"],
-                       "sha256": f.get("sha256"), "kind": f.get("checksum_kind")}
-                      for f in prov.get("files", [])],
-            "class_counts": prov.get("class_counts", {}),
-        })
+        out.append(
+            {
+                "dataset": ds,
+                "lossy": bool(prov.get("lossy_mirror")),
+                "official": bool(prov.get("all_official_checksums")),
+                "npz_sha256": prov.get("npz_sha256"),
+                "files": [
+                    {
+                        "name": f["filename"],
+                        "source": f["source"],
+                        "bytes": f["bytes"],
+                        "sha256": f.get("sha256"),
+                        "kind": f.get("checksum_kind"),
+                    }
+                    for f in prov.get("files", [])
+                ],
+                "class_counts": prov.get("class_counts", {}),
+            }
+        )
     return out
 
 
@@ -204,18 +242,34 @@ def performance(results: Path) -> dict:
         if b.empty:
             continue
         rel = Path(p).relative_to(results / "benchmarks")
-        rows.append({"rule": rel.parts[0], "job": str(rel.with_suffix("")),
-                     "s": float(b["s"].iloc[0]),
-                     "max_rss_mb": float(b["max_rss"].iloc[0]) if "max_rss" in b else float("nan")})
+        rows.append(
+            {
+                "rule": rel.parts[0],
+                "job": str(rel.with_suffix("")),
+                "s": float(b["s"].iloc[0]),
+                "max_rss_mb": float(b["max_rss"].iloc[0]) if "max_rss" in b else float("nan"),
+            }
+        )
     if not rows:
         return {"by_rule": None, "slowest": None, "total_s": 0.0}
     df = pd.DataFrame(rows)
-    by_rule = (df.groupby("rule").agg(jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"),
-                                      max_rss_mb=("max_rss_mb", "max"))
-               .sort_values("total_s", ascending=False).reset_index())
+    by_rule = (
+        df.groupby("rule")
+        .agg(
+            jobs=("s", "size"),
+            total_s=("s", "sum"),
+            max_s=("s", "max"),
+            max_rss_mb=("max_rss_mb", "max"),
+        )
+        .sort_values("total_s", ascending=False)
+        .reset_index()
+    )
     slowest = df.sort_values("s", ascending=False).head(15)
-    return {"by_rule": html_table(by_rule, 50), "slowest": html_table(slowest, 15),
-            "total_s": float(df["s"].sum())}
+    return {
+        "by_rule": html_table(by_rule, 50),
+        "slowest": html_table(slowest, 15),
+        "total_s": float(df["s"].sum()),
+    }
 
 
 def reproducibility(config: dict, root: Path) -> dict:
@@ -226,23 +280,38 @@ def reproducibility(config: dict, root: Path) -> dict:
         except metadata.PackageNotFoundError:
             versions.append((name, "not installed"))
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "unknown"
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return {"config": yaml.safe_dump(config, sort_keys=True, default_flow_style=None, width=100),
-            "versions": versions, "commit": commit, "seed": config.get("seed")}
+    return {
+        "config": yaml.safe_dump(config, sort_keys=True, default_flow_style=None, width=100),
+        "versions": versions,
+        "commit": commit,
+        "seed": config.get("seed"),
+    }
 
 
 def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
     path = results / "questions" / f"{q['id']}.json"
-    out = {"id": q["id"], "title": q["title"], "source": q["source"], "figures": [],
-           "missing": False}
+    out = {
+        "id": q["id"],
+        "title": q["title"],
+        "source": q["source"],
+        "figures": [],
+        "missing": False,
+    }
     if not path.exists():
         out["missing"] = True
-        out["text"] = (f"No evidence for this question in this run: {path.name} was not produced "
-                       f"(the experiment behind it — {q.get('needs', 'see the config')} — is "
-                       "disabled or failed).")
+        out["text"] = (
+            f"No evidence for this question in this run: {path.name} was not produced "
+            f"(the experiment behind it — {q.get('needs', 'see the config')} — is "
+            "disabled or failed)."
+        )
         return out
     ev = _read_json(path)
     try:
@@ -250,12 +319,14 @@ def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
         # (entities such as &lt;) is kept, so the page must not escape it a second time
         text = markupsafe.Markup(env.from_string(q["answer"]).render(ev=ev).strip())
     except Exception as exc:  # a template/evidence mismatch must not break the report
-        text = (f"(The prepared answer could not be rendered: {type(exc).__name__}.) "
-                + _generic(ev))
+        text = f"(The prepared answer could not be rendered: {type(exc).__name__}.) " + _generic(ev)
     out["text"] = text
     figs = [f for f in ev.get("figures", []) if str(f).endswith(".png")]
-    figs += [str(Path(f).with_suffix(".png")) for f in ev.get("figures", [])
-             if str(f).endswith(".svg") and str(Path(f).with_suffix(".png")) not in figs]
+    figs += [
+        str(Path(f).with_suffix(".png"))
+        for f in ev.get("figures", [])
+        if str(f).endswith(".svg") and str(Path(f).with_suffix(".png")) not in figs
+    ]
     out["figures"] = figures(results, figs)
     return out
 
@@ -272,27 +343,46 @@ def _generic(ev: dict) -> str:
     return "; ".join(parts) + "."
 
 
-def build_report(*, results, root, spec_dir, sections_file, questions_file, template, css_file,
-                 config, max_rows=40, log=None) -> str:
+def build_report(
+    *,
+    results,
+    root,
+    spec_dir,
+    sections_file,
+    questions_file,
+    template,
+    css_file,
+    config,
+    max_rows=40,
+    log=None,
+) -> str:
     """The report's HTML text (see the module docstring)."""
     results, root, spec_dir = Path(results), Path(root), Path(spec_dir)
     sections_cfg = yaml.safe_load(Path(sections_file).read_text(encoding="utf-8"))
     questions = yaml.safe_load(Path(questions_file).read_text(encoding="utf-8"))["questions"]
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
     env.filters.update(pct=pct, num=num)
     env.globals.update(pct=pct, num=num)
     qby = {q["id"]: q for q in questions}
     max_rows = int(max_rows)
     sections = []
     for s in sections_cfg["sections"]:
-        sec = {"id": s["id"], "title": s["title"], "intro": s.get("intro", ""),
-               "figures": figures(results, s.get("figures")),
-               "tables": csv_tables(results, s.get("tables"), max_rows),
-               "experiments": experiment_tables(results, s.get("experiments"), max_rows),
-               "answers": [answer(qby[qid], results, env) for qid in s.get("questions", [])],
-               "comparison": None, "provenance": None, "performance": None, "repro": None,
-               "commands": []}
+        sec = {
+            "id": s["id"],
+            "title": s["title"],
+            "intro": s.get("intro", ""),
+            "figures": figures(results, s.get("figures")),
+            "tables": csv_tables(results, s.get("tables"), max_rows),
+            "experiments": experiment_tables(results, s.get("experiments"), max_rows),
+            "answers": [answer(qby[qid], results, env) for qid in s.get("questions", [])],
+            "comparison": None,
+            "provenance": None,
+            "performance": None,
+            "repro": None,
+            "commands": [],
+        }
         if s.get("comparison"):
             sec["comparison"] = html_table(comparison_rows(results, spec_dir, s["comparison"]), 50)
         if s["id"] == "data":
@@ -307,15 +397,24 @@ def build_report(*, results, root, spec_dir, sections_file, questions_file, temp
     unlisted = sorted(set(qby) - listed)
     if unlisted:
         raise ValueError(f"{questions_file}: questions not placed in any section: {unlisted}")
-    tmpl_env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(template).parent),
-                                  autoescape=True)
+    tmpl_env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(template).parent), autoescape=True
+    )
     tmpl_env.filters.update(pct=pct, num=num)
     css = Path(css_file).read_text(encoding="utf-8")
     html = tmpl_env.get_template(Path(template).name).render(
-        title=sections_cfg["title"], subtitle=sections_cfg.get("subtitle", ""),
-        sections=sections, css=css, n_questions=len(questions),
-        n_missing=sum(a["missing"] for s in sections for a in s["answers"]))
+        title=sections_cfg["title"],
+        subtitle=sections_cfg.get("subtitle", ""),
+        sections=sections,
+        css=css,
+        n_questions=len(questions),
+        n_missing=sum(a["missing"] for s in sections for a in s["answers"]),
+    )
     if log is not None:
-        log.info("report: %d sections, %d questions, %.1f MB", len(sections), len(questions),
-                 len(html) / 1e6)
+        log.info(
+            "report: %d sections, %d questions, %.1f MB",
+            len(sections),
+            len(questions),
+            len(html) / 1e6,
+        )
     return html

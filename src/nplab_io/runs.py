@@ -35,7 +35,12 @@ from typing import Any
 from .config import ConfigError
 
 __all__ = [
-    "KINDS", "DATA_SOURCES", "expand_table", "expand_experiments", "run_id", "canonical_spec",
+    "KINDS",
+    "DATA_SOURCES",
+    "expand_table",
+    "expand_experiments",
+    "run_id",
+    "canonical_spec",
     "flatten_for_table",
 ]
 
@@ -63,17 +68,17 @@ _SCHEDULES = ("none", "exponential", "step", "cosine", "linear", "inverse_sqrt")
 KINDS: dict[str, dict[str, Any]] = {
     "net": {
         "data": "cifar10/centered",
-        "num_train": None,          # first N training examples (None = all)
+        "num_train": None,  # first N training examples (None = all)
         "num_val": None,
         "hidden_dims": [100],
         "activation": "relu",
         "leaky_alpha": 0.01,
-        "normalization": "none",    # none | batchnorm | layernorm
+        "normalization": "none",  # none | batchnorm | layernorm
         "dropout_keep": 1.0,
-        "loss": "softmax",          # softmax | mse | svm
+        "loss": "softmax",  # softmax | mse | svm
         "reg": 0.0,
         "reg_kind": "l2",
-        "init": "gaussian",         # gaussian | uniform | xavier | he
+        "init": "gaussian",  # gaussian | uniform | xavier | he
         "weight_scale": 1e-2,
         "optimizer": "sgd",
         "lr": 1e-2,
@@ -82,26 +87,26 @@ KINDS: dict[str, dict[str, Any]] = {
         "beta1": 0.9,
         "beta2": 0.999,
         "epsilon": 1e-8,
-        "batch_size": 100,          # int or "full"
+        "batch_size": 100,  # int or "full"
         "sampling": "without_replacement",
         "epochs": 10,
-        "iterations": None,         # stop after this many iterations (None: epochs decide)
-        "lr_decay": 1.0,            # per-epoch multiplicative decay
+        "iterations": None,  # stop after this many iterations (None: epochs decide)
+        "lr_decay": 1.0,  # per-epoch multiplicative decay
         "schedule": "none",
         "schedule_params": {},
-        "reduction": "mean",        # mean | sum (the MNIST write-up's summed gradients)
-        "keep_best": True,          # restore the best-val parameters at the end
+        "reduction": "mean",  # mean | sum (the MNIST write-up's summed gradients)
+        "keep_best": True,  # restore the best-val parameters at the end
         "eval_train_samples": 1000,
-        "flip": False,              # random horizontal flips (CIFAR-10 images only)
-        "test": False,              # evaluate the final model on the test split
-        "test_epochs": [],          # also record test accuracy after these epochs
-        "record_stats": False,      # per-layer activation statistics at init and at the end
+        "flip": False,  # random horizontal flips (CIFAR-10 images only)
+        "test": False,  # evaluate the final model on the test split
+        "test_epochs": [],  # also record test accuracy after these epochs
+        "record_stats": False,  # per-layer activation statistics at init and at the end
         "seed": 0,
     },
     "linear": {
         "data": "cifar10/centered_bias",
         "num_train": None,
-        "model": "svm",             # svm | softmax
+        "model": "svm",  # svm | softmax
         "lr": 1e-7,
         "reg": 2.5e4,
         "delta": 1.0,
@@ -128,7 +133,7 @@ _ENUMS = {
 }
 _POSITIVE = {"lr", "weight_scale", "epsilon", "leaky_alpha", "lr_decay", "delta"}
 _NONNEG = {"reg"}
-_UNIT_OPEN = {"momentum", "decay_rate", "beta1", "beta2"}       # [0, 1)
+_UNIT_OPEN = {"momentum", "decay_rate", "beta1", "beta2"}  # [0, 1)
 _POS_INT = {"epochs", "eval_train_samples"}
 _POS_INT_OR_NULL = {"num_train", "num_val", "iterations"}
 _BOOL = {"keep_best", "flip", "test", "record_stats"}
@@ -149,8 +154,10 @@ def _is_int(v) -> bool:
 def _check_value(kind: str, key: str, v, where: str):
     """Validate one spec value; return it normalised (ints stay ints, numbers -> float)."""
     if key not in KINDS[kind]:
-        raise ConfigError(f"config error: {where}: unknown key {key!r} for a {kind} run "
-                          f"(allowed: {', '.join(sorted(KINDS[kind]))})")
+        raise ConfigError(
+            f"config error: {where}: unknown key {key!r} for a {kind} run "
+            f"(allowed: {', '.join(sorted(KINDS[kind]))})"
+        )
     if key in _ENUMS:
         if v not in _ENUMS[key]:
             raise _err(where, "one of " + ", ".join(map(repr, _ENUMS[key])), v)
@@ -228,7 +235,11 @@ def canonical_spec(kind: str, spec: dict) -> dict:
         full.pop("leaky_alpha")
     if full["schedule"] == "none":
         full.pop("schedule_params")
-    if full["flip"] and not full["data"].startswith("cifar10/") or full["data"] == "cifar10/features":
+    if (
+        full["flip"]
+        and not full["data"].startswith("cifar10/")
+        or full["data"] == "cifar10/features"
+    ):
         full["flip"] = False
     return dict(sorted(full.items()))
 
@@ -262,17 +273,20 @@ def _apply_limits(kind: str, spec: dict, limits: dict) -> dict:
             s["epochs"] = min(s.get("epochs", KINDS["net"]["epochs"]), me)
             s["test_epochs"] = sorted({min(e, s["epochs"]) for e in s.get("test_epochs", [])})
             if s.get("schedule_params") and "total_steps" in s["schedule_params"]:
-                s["schedule_params"] = dict(s["schedule_params"],
-                                            total_steps=min(s["schedule_params"]["total_steps"],
-                                                            float(s["epochs"])))
+                s["schedule_params"] = dict(
+                    s["schedule_params"],
+                    total_steps=min(s["schedule_params"]["total_steps"], float(s["epochs"])),
+                )
     mi = limits.get("max_iterations")
     cur = s.get("iterations", KINDS[kind]["iterations"])
-    if mi is not None and cur is not None:   # nets without an iteration cap run their epochs
+    if mi is not None and cur is not None:  # nets without an iteration cap run their epochs
         s["iterations"] = min(cur, mi)
     return s
 
 
-def expand_table(name: str, table: dict, *, seed: int = 0, limits: dict | None = None) -> list[dict]:
+def expand_table(
+    name: str, table: dict, *, seed: int = 0, limits: dict | None = None
+) -> list[dict]:
     """The runs of one table: ``[{"variant": label, "run": id, "kind": k, "spec": {...}}]``."""
     where = f"experiments.{name}"
     kind = table.get("kind")
@@ -303,8 +317,11 @@ def expand_table(name: str, table: dict, *, seed: int = 0, limits: dict | None =
         for point in itertools.product(*(grid[k] for k in keys)):
             spec = {"seed": seed}
             sources = {}
-            for src, d in ((f"{where}.base", base), (f"{where}.variants[{vi}]", var),
-                           (f"{where}.grid", dict(zip(keys, point)))):
+            for src, d in (
+                (f"{where}.base", base),
+                (f"{where}.variants[{vi}]", var),
+                (f"{where}.grid", dict(zip(keys, point))),
+            ):
                 for k, v in d.items():
                     spec[k] = v
                     sources[k] = f"{src}.{k}"
@@ -312,17 +329,26 @@ def expand_table(name: str, table: dict, *, seed: int = 0, limits: dict | None =
                 spec[k] = _check_value(kind, k, v, sources.get(k, f"{where}.{k}"))
             _check_spec(kind, spec, where)
             spec = _apply_limits(kind, spec, limits or {})
-            parts = ([str(vname)] if vname is not None else []) + \
-                [f"{k}={_fmt(v)}" for k, v in zip(keys, point) if len(grid[k]) > 1]
+            parts = ([str(vname)] if vname is not None else []) + [
+                f"{k}={_fmt(v)}" for k, v in zip(keys, point) if len(grid[k]) > 1
+            ]
             if vname is None and len(variants) > 1 and not parts:
                 parts = [f"variant{vi}"]
             label = ", ".join(parts) or name
             if label in seen_labels:
-                raise ConfigError(f"config error: {where}: two runs share the label {label!r} "
-                                  "(give each variant a distinct name)")
+                raise ConfigError(
+                    f"config error: {where}: two runs share the label {label!r} "
+                    "(give each variant a distinct name)"
+                )
             seen_labels.add(label)
-            runs.append({"variant": label, "run": run_id(kind, spec), "kind": kind,
-                         "spec": canonical_spec(kind, spec)})
+            runs.append(
+                {
+                    "variant": label,
+                    "run": run_id(kind, spec),
+                    "kind": kind,
+                    "spec": canonical_spec(kind, spec),
+                }
+            )
     return runs
 
 
@@ -334,9 +360,11 @@ def _check_spec(kind: str, spec: dict, where: str) -> None:
             raise ConfigError(f"config error: {where}: give either schedule or lr_decay, not both")
         if sp != "none":
             from nplab.schedules import make_schedule
+
             try:
-                make_schedule(sp, float(spec.get("lr", KINDS["net"]["lr"])),
-                              **spec.get("schedule_params", {}))
+                make_schedule(
+                    sp, float(spec.get("lr", KINDS["net"]["lr"])), **spec.get("schedule_params", {})
+                )
             except ValueError as exc:
                 raise ConfigError(f"config error: {where}.schedule_params: {exc}") from None
 
@@ -355,5 +383,7 @@ def expand_experiments(experiments: dict, *, seed: int = 0, limits: dict | None 
 
 def flatten_for_table(spec: dict) -> dict:
     """Spec values as CSV-friendly scalars (lists/dicts become compact JSON)."""
-    return {k: (json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else v)
-            for k, v in spec.items()}
+    return {
+        k: (json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else v)
+        for k, v in spec.items()
+    }

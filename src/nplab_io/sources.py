@@ -36,25 +36,47 @@ MNIST_BASE_URLS = [
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 
-CIFAR10_CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
-                       "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_CLASS_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 # checksum_of: "payload" = md5 of the gunzipped content; "archive" = md5 of the file.
 DATASETS: dict[str, dict] = {
     "mnist": {
         "files": {
             "train-images-idx3-ubyte.gz": {
-                "md5": "6bbc9ace898e44ae57da46a324031adb", "checksum_of": "payload",
-                "split": "train", "kind": "images"},
+                "md5": "6bbc9ace898e44ae57da46a324031adb",
+                "checksum_of": "payload",
+                "split": "train",
+                "kind": "images",
+            },
             "train-labels-idx1-ubyte.gz": {
-                "md5": "a25bea736e30d166cdddb491f175f624", "checksum_of": "payload",
-                "split": "train", "kind": "labels"},
+                "md5": "a25bea736e30d166cdddb491f175f624",
+                "checksum_of": "payload",
+                "split": "train",
+                "kind": "labels",
+            },
             "t10k-images-idx3-ubyte.gz": {
-                "md5": "2646ac647ad5339dbf082846283269ea", "checksum_of": "payload",
-                "split": "test", "kind": "images"},
+                "md5": "2646ac647ad5339dbf082846283269ea",
+                "checksum_of": "payload",
+                "split": "test",
+                "kind": "images",
+            },
             "t10k-labels-idx1-ubyte.gz": {
-                "md5": "27ae3e4e09519cfbb04c329615203637", "checksum_of": "payload",
-                "split": "test", "kind": "labels"},
+                "md5": "27ae3e4e09519cfbb04c329615203637",
+                "checksum_of": "payload",
+                "split": "test",
+                "kind": "labels",
+            },
         },
         # Each file is fetched as <base URL><filename>, bases tried in this order.
         "base_urls": MNIST_BASE_URLS,
@@ -63,8 +85,10 @@ DATASETS: dict[str, dict] = {
     "cifar10": {
         "files": {
             "cifar-10-binary.tar.gz": {
-                "md5": "c32a1d4ab5d03f1284b67883e8d87530", "checksum_of": "archive",
-                "urls": [CIFAR10_URL]},
+                "md5": "c32a1d4ab5d03f1284b67883e8d87530",
+                "checksum_of": "archive",
+                "urls": [CIFAR10_URL],
+            },
         },
         "base_urls": [],
         "mirror_subdirs": ["cifar-10", "cifar-10-lossy", "cifar10", "."],
@@ -80,8 +104,9 @@ def get_dataset(dataset: str) -> dict:
     try:
         return DATASETS[dataset]
     except KeyError:
-        raise DataError(f"unknown dataset {dataset!r}: expected one of "
-                        f"{', '.join(DATASETS)}") from None
+        raise DataError(
+            f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}"
+        ) from None
 
 
 def filenames(dataset: str) -> list[str]:
@@ -94,8 +119,9 @@ def file_entry(dataset: str, filename: str) -> dict:
     try:
         return files[filename]
     except KeyError:
-        raise DataError(f"{filename}: not a file of dataset {dataset!r}: expected one of "
-                        f"{', '.join(files)}") from None
+        raise DataError(
+            f"{filename}: not a file of dataset {dataset!r}: expected one of {', '.join(files)}"
+        ) from None
 
 
 def urls_for(dataset: str, filename: str) -> list[str]:

@@ -23,8 +23,7 @@ import numpy as np
 from nplab_io import sources
 from nplab_io.atomic import atomic_write, write_bytes_atomic, write_text_atomic
 from nplab_io.checksums import sha256sums_for
-from nplab_io.formats import (CIFAR_MEMBER_DIR, CIFAR_META, CIFAR_TEST_BATCH,
-                              CIFAR_TRAIN_BATCHES)
+from nplab_io.formats import CIFAR_MEMBER_DIR, CIFAR_META, CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES
 
 __all__ = [
     "idx_bytes",
@@ -52,8 +51,9 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(arr).tobytes()
 
 
-def write_idx(path_gz: str | os.PathLike, array: np.ndarray, *, mtime: int = 0,
-              compresslevel: int = 9) -> Path:
+def write_idx(
+    path_gz: str | os.PathLike, array: np.ndarray, *, mtime: int = 0, compresslevel: int = 9
+) -> Path:
     """Write ``array`` (uint8) as a gzipped IDX file (gzip header timestamp ``mtime``)."""
     data = gzip.compress(idx_bytes(array), compresslevel=compresslevel, mtime=mtime)
     write_bytes_atomic(path_gz, data)
@@ -65,8 +65,10 @@ def cifar_batch_bytes(images: np.ndarray, labels) -> bytes:
     images = np.asarray(images)
     labels = np.asarray(labels)
     if images.dtype != np.uint8 or images.shape[1:] != (32, 32, 3):
-        raise ValueError(f"cifar_batch_bytes: expected uint8 images (N,32,32,3), got "
-                         f"{images.dtype} {images.shape}")
+        raise ValueError(
+            f"cifar_batch_bytes: expected uint8 images (N,32,32,3), got "
+            f"{images.dtype} {images.shape}"
+        )
     if labels.shape != (len(images),) or labels.min(initial=0) < 0 or labels.max(initial=0) > 255:
         raise ValueError("cifar_batch_bytes: expected one label byte (0-255) per image")
     chw = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
@@ -79,31 +81,36 @@ def write_cifar_batch(path: str | os.PathLike, images: np.ndarray, labels) -> Pa
     return Path(path)
 
 
-def write_tar_gz(path: str | os.PathLike, members: dict[str, bytes], *, mtime: int = 0,
-                 add_dirs: bool = True) -> Path:
+def write_tar_gz(
+    path: str | os.PathLike, members: dict[str, bytes], *, mtime: int = 0, add_dirs: bool = True
+) -> Path:
     """A deterministic ``.tar.gz`` of regular files ``{name: content}`` (order kept), each
     preceded by a member for its parent directory when ``add_dirs``."""
-    with atomic_write(path, "wb") as raw:
-        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=mtime,
-                           compresslevel=6) as gz:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                dirs_done = set()
-                for name, content in members.items():
-                    parent = name.rsplit("/", 1)[0] if "/" in name else ""
-                    if add_dirs and parent and parent not in dirs_done:
-                        d = tarfile.TarInfo(parent)
-                        d.type, d.mode, d.mtime = tarfile.DIRTYPE, 0o755, mtime
-                        tar.addfile(d)
-                        dirs_done.add(parent)
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mode, info.mtime = len(content), 0o644, mtime
-                    tar.addfile(info, io.BytesIO(content))
+    with (
+        atomic_write(path, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=mtime, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        dirs_done = set()
+        for name, content in members.items():
+            parent = name.rsplit("/", 1)[0] if "/" in name else ""
+            if add_dirs and parent and parent not in dirs_done:
+                d = tarfile.TarInfo(parent)
+                d.type, d.mode, d.mtime = tarfile.DIRTYPE, 0o755, mtime
+                tar.addfile(d)
+                dirs_done.add(parent)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(content), 0o644, mtime
+            tar.addfile(info, io.BytesIO(content))
     return Path(path)
 
 
-def write_cifar_tar(path: str | os.PathLike, train: list[tuple[np.ndarray, np.ndarray]],
-                    test: tuple[np.ndarray, np.ndarray],
-                    label_names: list[str] | None = None) -> Path:
+def write_cifar_tar(
+    path: str | os.PathLike,
+    train: list[tuple[np.ndarray, np.ndarray]],
+    test: tuple[np.ndarray, np.ndarray],
+    label_names: list[str] | None = None,
+) -> Path:
     """``cifar-10-binary.tar.gz`` in the official layout from 5 train batches and a test batch."""
     if len(train) != 5:
         raise ValueError(f"write_cifar_tar: expected 5 training batches, got {len(train)}")
@@ -119,8 +126,11 @@ def write_sha256sums(directory: str | os.PathLike, names=None) -> Path:
     """Write ``directory/SHA256SUMS`` for ``names`` (default: every file but SHA256SUMS)."""
     d = Path(directory)
     if names is None:
-        names = sorted(p.name for p in d.iterdir()
-                       if p.is_file() and p.name != "SHA256SUMS" and not p.name.startswith("."))
+        names = sorted(
+            p.name
+            for p in d.iterdir()
+            if p.is_file() and p.name != "SHA256SUMS" and not p.name.startswith(".")
+        )
     write_text_atomic(d / "SHA256SUMS", sha256sums_for(d, names))
     return d / "SHA256SUMS"
 
@@ -138,14 +148,26 @@ def mnist_like(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for i, (k, (dy, dx)) in enumerate(zip(labels, shifts)):
         r0 = 2 + 2 * int(k) + dy
         c0 = 4 + 2 * (int(k) % 3) + dx
-        imgs[i, r0:r0 + 5, c0:c0 + 16] = 220.0
+        imgs[i, r0 : r0 + 5, c0 : c0 + 16] = 220.0
     imgs += rng.normal(0.0, 25.0, size=imgs.shape)
     return np.clip(np.rint(imgs), 0, 255).astype(np.uint8)
 
 
-_PALETTE = np.array([[200, 60, 60], [60, 200, 60], [60, 60, 200], [200, 200, 60],
-                     [200, 60, 200], [60, 200, 200], [230, 140, 40], [120, 120, 120],
-                     [40, 100, 160], [160, 100, 40]], dtype=np.float64)
+_PALETTE = np.array(
+    [
+        [200, 60, 60],
+        [60, 200, 60],
+        [60, 60, 200],
+        [200, 200, 60],
+        [200, 60, 200],
+        [60, 200, 200],
+        [230, 140, 40],
+        [120, 120, 120],
+        [40, 100, 160],
+        [160, 100, 40],
+    ],
+    dtype=np.float64,
+)
 
 
 def cifar_like(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -161,9 +183,14 @@ def cifar_like(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def make_synthetic_mirror(root: str | os.PathLike, n_mnist_train: int = 3000,
-                          n_mnist_test: int = 600, n_cifar_per_batch: int = 500,
-                          n_cifar_test: int = 300, seed: int = 0) -> dict[str, Path]:
+def make_synthetic_mirror(
+    root: str | os.PathLike,
+    n_mnist_train: int = 3000,
+    n_mnist_test: int = 600,
+    n_cifar_per_batch: int = 500,
+    n_cifar_test: int = 300,
+    seed: int = 0,
+) -> dict[str, Path]:
     """Write a small MNIST + CIFAR-10 mirror under ``root`` (see the module doc).
 
     The defaults cover ``config/quick.yaml`` (2,000 MNIST train / 500 test images; 2,200

@@ -1,8 +1,9 @@
 """Tests for nplab.features: HOG (scikit-image), hue histogram, parallel extraction."""
+
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -52,22 +53,37 @@ def test_hog_horizontal_step_edge_all_in_90_degree_bin():
 def test_hog_equals_direct_skimage_calls(images):
     f = ft.hog_features(images[:3])
     for i in range(3):
-        ref = hog(rgb2gray(images[i]), orientations=9, pixels_per_cell=(8, 8),
-                  cells_per_block=(1, 1), block_norm="L2-Hys", feature_vector=True)
+        ref = hog(
+            rgb2gray(images[i]),
+            orientations=9,
+            pixels_per_cell=(8, 8),
+            cells_per_block=(1, 1),
+            block_norm="L2-Hys",
+            feature_vector=True,
+        )
         np.testing.assert_array_equal(f[i], ref.astype(np.float32))
-    g = ft.hog_features(images[:2], orientations=6, pixels_per_cell=(4, 8),
-                        cells_per_block=2, block_norm="L1")
-    ref = hog(rgb2gray(images[1]), orientations=6, pixels_per_cell=(4, 8),
-              cells_per_block=(2, 2), block_norm="L1")
+    g = ft.hog_features(
+        images[:2], orientations=6, pixels_per_cell=(4, 8), cells_per_block=2, block_norm="L1"
+    )
+    ref = hog(
+        rgb2gray(images[1]),
+        orientations=6,
+        pixels_per_cell=(4, 8),
+        cells_per_block=(2, 2),
+        block_norm="L1",
+    )
     assert g.shape == (2, ref.size)
     np.testing.assert_array_equal(g[1], ref.astype(np.float32))
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((2, 32, 32), np.uint8), "images"),
-    (np.zeros((2, 32, 32, 4), np.uint8), "images"),
-    (np.zeros((2, 32, 32, 3), np.float32), "uint8"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((2, 32, 32), np.uint8), "images"),
+        (np.zeros((2, 32, 32, 4), np.uint8), "images"),
+        (np.zeros((2, 32, 32, 3), np.float32), "uint8"),
+    ],
+)
 def test_bad_images_raise(bad, match):
     with pytest.raises(ValueError, match=match):
         ft.hog_features(bad)
@@ -86,14 +102,17 @@ def test_hog_bad_params():
 
 
 # --------------------------------------------------------------------------- hue
-@pytest.mark.parametrize("rgb, nbins, expected_bin", [
-    ((255, 0, 0), 10, 0),    # red, hue 0
-    ((0, 255, 0), 10, 3),    # green, hue 1/3 -> 3.33
-    ((0, 0, 255), 10, 6),    # blue, hue 2/3 -> 6.67
-    ((0, 255, 255), 10, 5),  # cyan, hue 1/2: exactly on an edge -> upper bin
-    ((0, 255, 0), 25, 8),    # 25 bins: 8.33
-    ((0, 0, 255), 25, 16),   # 16.67
-])
+@pytest.mark.parametrize(
+    "rgb, nbins, expected_bin",
+    [
+        ((255, 0, 0), 10, 0),  # red, hue 0
+        ((0, 255, 0), 10, 3),  # green, hue 1/3 -> 3.33
+        ((0, 0, 255), 10, 6),  # blue, hue 2/3 -> 6.67
+        ((0, 255, 255), 10, 5),  # cyan, hue 1/2: exactly on an edge -> upper bin
+        ((0, 255, 0), 25, 8),  # 25 bins: 8.33
+        ((0, 0, 255), 25, 16),  # 16.67
+    ],
+)
 def test_hue_pure_colours(rgb, nbins, expected_bin):
     h = ft.hue_histogram(_solid(rgb, n=2), nbins=nbins)
     expected = np.zeros((2, nbins), np.float32)
@@ -134,8 +153,9 @@ def test_extract_features_layout_and_order(images):
     assert len(ft.feature_names()) == f.shape[1]
 
 
-@pytest.mark.parametrize("n_jobs, chunk_size", [(1, 1), (1, 13), (2, 7), (2, 50), (2, 1000),
-                                                (3, 20)])
+@pytest.mark.parametrize(
+    "n_jobs, chunk_size", [(1, 1), (1, 13), (2, 7), (2, 50), (2, 1000), (3, 20)]
+)
 def test_extract_features_identical_for_any_jobs_and_chunks(images, n_jobs, chunk_size):
     ref = ft.extract_features(images, n_jobs=1, chunk_size=2000)
     f = ft.extract_features(images, n_jobs=n_jobs, chunk_size=chunk_size)
@@ -149,7 +169,8 @@ def test_extract_features_params_and_names(images):
     names = ft.feature_names(hog_params, 25)
     assert f.shape == (5, len(names))
     np.testing.assert_array_equal(
-        f[:, :-25], ft.hog_features(images[:5], orientations=6, cells_per_block=2))
+        f[:, :-25], ft.hog_features(images[:5], orientations=6, cells_per_block=2)
+    )
     assert names[0] == "hog_b0_0_c0_0_o0" and names[-1] == "hue_24"
     default = ft.feature_names()
     assert default[:2] == ["hog_c0_0_o0", "hog_c0_0_o1"]
@@ -175,8 +196,10 @@ def _max_threads_in_worker(_):
 
 
 def test_worker_initializer_limits_threads():
-    ctx = multiprocessing.get_context("fork") \
-        if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx,
-                             initializer=ft._init_worker) as pool:
+    ctx = (
+        multiprocessing.get_context("fork")
+        if "fork" in multiprocessing.get_all_start_methods()
+        else None
+    )
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=ft._init_worker) as pool:
         assert pool.submit(_max_threads_in_worker, 0).result() == 1

@@ -1,4 +1,5 @@
 """Tests for nplab.knn: distance methods, chunking, neighbour order, voting."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,9 +43,14 @@ def test_distance_hand_cases():
     l1 = KNearestNeighbor(metric="l1").fit(X_train, y)
     l2 = KNearestNeighbor(metric="l2").fit(X_train, y)
     for method in ("two_loops", "one_loop", "no_loops"):
-        np.testing.assert_allclose(getattr(l1, f"compute_distances_{method}")(X_test), [[3.0, 7.0, 0.0]])
-        np.testing.assert_allclose(getattr(l2, f"compute_distances_{method}")(X_test),
-                                   [[np.sqrt(5.0), 5.0, 0.0]], rtol=1e-15)
+        np.testing.assert_allclose(
+            getattr(l1, f"compute_distances_{method}")(X_test), [[3.0, 7.0, 0.0]]
+        )
+        np.testing.assert_allclose(
+            getattr(l2, f"compute_distances_{method}")(X_test),
+            [[np.sqrt(5.0), 5.0, 0.0]],
+            rtol=1e-15,
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -57,7 +63,7 @@ def test_chunked_equals_unchunked_exactly(metric, dtype):
     X_train, y_train, X_test = _pixels(seed=1, n_test=n_test, n_train=40, d=24, dtype=dtype)
     if metric == "l2":
         assert KNearestNeighbor().fit(X_train, y_train)._tile_rows(len(X_test)) == 700
-    big = KNearestNeighbor(metric=metric, memory_budget_bytes=2 ** 40).fit(X_train, y_train)
+    big = KNearestNeighbor(metric=metric, memory_budget_bytes=2**40).fit(X_train, y_train)
     ref = big.compute_distances_no_loops(X_test)
     ref_nb = big.kneighbors(X_test, 7)
     ref_pred = big.predict(X_test, k=5)
@@ -113,7 +119,9 @@ def test_predict_multi_k_equals_predict(metric):
     rng = np.random.default_rng(3)
     X_train = rng.integers(0, 4, size=(150, 6)).astype(np.float32)
     X_test = rng.integers(0, 4, size=(40, 6)).astype(np.float32)
-    knn = KNearestNeighbor(metric=metric, memory_budget_bytes=4096).fit(X_train, rng.integers(0, 4, 150))
+    knn = KNearestNeighbor(metric=metric, memory_budget_bytes=4096).fit(
+        X_train, rng.integers(0, 4, 150)
+    )
     ks = [1, 3, 5, 8, 10, 20, 50]
     multi = knn.predict_multi_k(X_test, ks)
     assert sorted(multi) == ks

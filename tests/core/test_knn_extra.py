@@ -1,4 +1,5 @@
 """nplab.knn additions: the exact uint8 L1 kernel, threaded L1, CV over k, best k, accuracy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,13 +51,15 @@ def test_integer_l1_independent_of_budget_and_threads(budget, n_jobs):
     y = rng.integers(0, 4, 53)
     ref = KNearestNeighbor(metric="l1").fit(X_train, y)
     knn = KNearestNeighbor(metric="l1", memory_budget_bytes=budget, n_jobs=n_jobs).fit(X_train, y)
-    np.testing.assert_array_equal(knn.compute_distances_no_loops(X_test),
-                                  ref.compute_distances_no_loops(X_test))
+    np.testing.assert_array_equal(
+        knn.compute_distances_no_loops(X_test), ref.compute_distances_no_loops(X_test)
+    )
     np.testing.assert_array_equal(knn.kneighbors(X_test, 5), ref.kneighbors(X_test, 5))
     np.testing.assert_array_equal(knn.predict(X_test, k=3), ref.predict(X_test, k=3))
     # a single test row: the train rows are split over the threads instead
-    np.testing.assert_array_equal(knn.compute_distances_no_loops(X_test[:1]),
-                                  ref.compute_distances_no_loops(X_test[:1]))
+    np.testing.assert_array_equal(
+        knn.compute_distances_no_loops(X_test[:1]), ref.compute_distances_no_loops(X_test[:1])
+    )
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2, 4])
@@ -66,7 +69,8 @@ def test_float_l1_threads_give_identical_values(n_jobs):
     X_test = 255 * rng.random((7, 50))
     ref = KNearestNeighbor(metric="l1").fit(X_train, np.zeros(60, int))
     knn = KNearestNeighbor(metric="l1", n_jobs=n_jobs, memory_budget_bytes=999).fit(
-        X_train, np.zeros(60, int))
+        X_train, np.zeros(60, int)
+    )
     assert not knn.integer_l1
     d = knn.compute_distances_no_loops(X_test)
     np.testing.assert_array_equal(d, ref.compute_distances_no_loops(X_test))
@@ -95,8 +99,9 @@ def test_non_pixel_test_rows_with_pixel_training_data():
     X_test[2, 0] += 0.25
     knn = KNearestNeighbor(metric="l1").fit(X_train, np.arange(30))
     assert knn.integer_l1
-    np.testing.assert_array_equal(knn.compute_distances_no_loops(X_test),
-                                  _brute_l1(X_test, X_train))
+    np.testing.assert_array_equal(
+        knn.compute_distances_no_loops(X_test), _brute_l1(X_test, X_train)
+    )
 
 
 def test_n_jobs_must_be_positive():
@@ -132,7 +137,7 @@ def test_cross_validate_k_matches_manual_folds():
     assert acc.shape == (4, 3)
     folds = np.array_split(np.arange(53), 4)
     for i, val in enumerate(folds):
-        train = np.setdiff1d(np.arange(53), val)      # sorted = the other folds in order
+        train = np.setdiff1d(np.arange(53), val)  # sorted = the other folds in order
         knn = KNearestNeighbor().fit(X[train], y[train])
         for c, k in enumerate(ks):
             assert acc[i, c] == np.mean(knn.predict(X[val], k=k) == y[val])

@@ -1,4 +1,5 @@
 """Tests for nplab.layers: gradients (float64, h=1e-5), statistics, dtypes, dropout masks."""
+
 from __future__ import annotations
 
 import warnings
@@ -158,12 +159,20 @@ def test_batchnorm_backward_gradients():
 def test_batchnorm_backward_test_mode_gradient():
     x, gamma, beta, dout = _bn_case(seed=1)
     rng = np.random.default_rng(5)
-    param = {"mode": "test", "running_mean": rng.standard_normal(5),
-             "running_var": rng.random(5) + 0.5}
+    param = {
+        "mode": "test",
+        "running_mean": rng.standard_normal(5),
+        "running_var": rng.random(5) + 0.5,
+    }
     _, cache = L.batchnorm_forward(x, gamma, beta, param)
     dx, _, _ = L.batchnorm_backward(dout, cache)
-    assert rel_error(dx, num_grad(lambda v: L.batchnorm_forward(v, gamma, beta, dict(param))[0],
-                                  x, dout, h=H)) <= 1e-8
+    assert (
+        rel_error(
+            dx,
+            num_grad(lambda v: L.batchnorm_forward(v, gamma, beta, dict(param))[0], x, dout, h=H),
+        )
+        <= 1e-8
+    )
 
 
 def test_batchnorm_train_output_statistics():
@@ -219,16 +228,20 @@ def test_batchnorm_creates_running_stats_with_x_dtype():
     assert param["running_mean"].dtype == np.float32 and param["running_var"].dtype == np.float32
     # default momentum 0.9 from zeros / ones
     np.testing.assert_array_equal(param["running_mean"], 0.1 * x.mean(axis=0))
-    np.testing.assert_array_equal(param["running_var"], 0.9 * np.ones(3, np.float32)
-                                  + 0.1 * x.var(axis=0))
+    np.testing.assert_array_equal(
+        param["running_var"], 0.9 * np.ones(3, np.float32) + 0.1 * x.var(axis=0)
+    )
 
 
-@pytest.mark.parametrize("param, match", [
-    ({}, "mode"),
-    ({"mode": "eval"}, "mode"),
-    ({"mode": "train", "eps": 0}, "eps"),
-    ({"mode": "train", "momentum": 1.5}, "momentum"),
-])
+@pytest.mark.parametrize(
+    "param, match",
+    [
+        ({}, "mode"),
+        ({"mode": "eval"}, "mode"),
+        ({"mode": "train", "eps": 0}, "eps"),
+        ({"mode": "train", "momentum": 1.5}, "momentum"),
+    ],
+)
 def test_batchnorm_bad_params_raise(param, match):
     with pytest.raises(ValueError, match=match):
         L.batchnorm_forward(np.zeros((2, 3)), np.ones(3), np.zeros(3), param)
@@ -247,9 +260,22 @@ def test_layernorm_gradients():
     dout = rng.standard_normal((4, 5))
     _, cache = L.layernorm_forward(x, gamma, beta, {})
     dx, dgamma, dbeta = L.layernorm_backward(dout, cache)
-    assert rel_error(dx, num_grad(lambda v: L.layernorm_forward(v, gamma, beta, {})[0], x, dout, h=H)) <= 1e-7
-    assert rel_error(dgamma, num_grad(lambda v: L.layernorm_forward(x, v, beta, {})[0], gamma, dout, h=H)) <= 1e-7
-    assert rel_error(dbeta, num_grad(lambda v: L.layernorm_forward(x, gamma, v, {})[0], beta, dout, h=H)) <= 1e-7
+    assert (
+        rel_error(dx, num_grad(lambda v: L.layernorm_forward(v, gamma, beta, {})[0], x, dout, h=H))
+        <= 1e-7
+    )
+    assert (
+        rel_error(
+            dgamma, num_grad(lambda v: L.layernorm_forward(x, v, beta, {})[0], gamma, dout, h=H)
+        )
+        <= 1e-7
+    )
+    assert (
+        rel_error(
+            dbeta, num_grad(lambda v: L.layernorm_forward(x, gamma, v, {})[0], beta, dout, h=H)
+        )
+        <= 1e-7
+    )
 
 
 def test_layernorm_per_example_statistics_and_modes():
@@ -274,7 +300,7 @@ def test_dropout_test_mode_is_identity():
 
 @pytest.mark.parametrize("p", [0.25, 0.5, 0.75])
 def test_dropout_train_preserves_mean(p):
-    x = np.random.default_rng(13).random(10 ** 6) + 1.0
+    x = np.random.default_rng(13).random(10**6) + 1.0
     out, _ = L.dropout_forward(x, {"mode": "train", "p": p, "rng": np.random.default_rng(0)})
     # Inverted dropout: E[out] = x.  Std of the ratio ~ sqrt((1 - p) / (p * 1e6)) <= 0.0018,
     # so 0.02 is > 10 sigma; the kept fraction is checked to 0.01 (> 20 sigma).
@@ -288,7 +314,9 @@ def test_dropout_masks_follow_the_generator():
     x = np.ones((50, 40))
 
     def mask(seed):
-        out, _ = L.dropout_forward(x, {"mode": "train", "p": 0.5, "rng": np.random.default_rng(seed)})
+        out, _ = L.dropout_forward(
+            x, {"mode": "train", "p": 0.5, "rng": np.random.default_rng(seed)}
+        )
         return out
 
     np.testing.assert_array_equal(mask(3), mask(3))
@@ -325,14 +353,17 @@ def test_dropout_keeps_float32():
     assert L.dropout_backward(np.ones_like(out), cache).dtype == np.float32
 
 
-@pytest.mark.parametrize("param, match", [
-    ({"mode": "train", "p": 0.0, "rng": np.random.default_rng(0)}, "p"),
-    ({"mode": "train", "p": 1.5, "rng": np.random.default_rng(0)}, "p"),
-    ({"mode": "train", "p": -0.1, "rng": np.random.default_rng(0)}, "p"),
-    ({"mode": "train"}, "p"),
-    ({"mode": "train", "p": 0.5}, "rng"),
-    ({"p": 0.5}, "mode"),
-])
+@pytest.mark.parametrize(
+    "param, match",
+    [
+        ({"mode": "train", "p": 0.0, "rng": np.random.default_rng(0)}, "p"),
+        ({"mode": "train", "p": 1.5, "rng": np.random.default_rng(0)}, "p"),
+        ({"mode": "train", "p": -0.1, "rng": np.random.default_rng(0)}, "p"),
+        ({"mode": "train"}, "p"),
+        ({"mode": "train", "p": 0.5}, "rng"),
+        ({"p": 0.5}, "mode"),
+    ],
+)
 def test_dropout_bad_params_raise(param, match):
     with pytest.raises(ValueError, match=match):
         L.dropout_forward(np.ones(4), param)

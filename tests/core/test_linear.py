@@ -1,4 +1,5 @@
 """Tests for nplab.linear: naive vs vectorised losses, gradients, SGD estimators."""
+
 from __future__ import annotations
 
 import warnings
@@ -58,8 +59,9 @@ def test_sparse_gradient_check_on_dev_sized_problem():
     for name in ("svm", "softmax"):
         fn = PAIRS[name][1]
         _, grad = fn(W, X, y, 5e1)
-        errs = grad_check_sparse(lambda w: fn(w, X, y, 5e1)[0], W, grad, num_checks=10,
-                                 rng=np.random.default_rng(0))
+        errs = grad_check_sparse(
+            lambda w: fn(w, X, y, 5e1)[0], W, grad, num_checks=10, rng=np.random.default_rng(0)
+        )
         # Sparse check as in the course: SVM kinks are possible in principle -> 1e-5 bound
         assert errs.max() <= (1e-5 if name == "svm" else 1e-7)
 
@@ -158,8 +160,12 @@ def test_estimator_params_and_errors():
     assert "delta" not in linear.Softmax().get_params()
     assert isinstance(svm, linear.LinearClassifier)
     X, y = _blobs(seed=4)
-    for kwargs, match in [({"learning_rate": -1.0}, "learning_rate"), ({"batch_size": 0}, "batch_size"),
-                          ({"dtype": np.int32}, "dtype"), ({"num_classes": 2}, "num_classes")]:
+    for kwargs, match in [
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"dtype": np.int32}, "dtype"),
+        ({"num_classes": 2}, "num_classes"),
+    ]:
         with pytest.raises(ValueError, match=match):
             linear.Softmax(**kwargs).fit(X, y)
     with pytest.raises(ValueError, match="not fitted"):

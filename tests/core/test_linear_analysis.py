@@ -1,4 +1,5 @@
 """nplab.linear_analysis: hand-computed values and a brute-force check of the kink counts."""
+
 from __future__ import annotations
 
 import math
@@ -9,19 +10,23 @@ import pytest
 from nplab.gradcheck import eval_numerical_gradient
 from nplab.linear import svm_loss_vectorized
 from nplab.linear_analysis import (
-    kink_crossings, near_kink_terms, per_class_accuracy, per_example_softmax_loss,
-    per_example_svm_loss, svm_margins, template_correlations, top_confusions,
-    weights_to_images, zero_hinge_scale)
+    kink_crossings,
+    near_kink_terms,
+    per_class_accuracy,
+    per_example_softmax_loss,
+    per_example_svm_loss,
+    svm_margins,
+    template_correlations,
+    top_confusions,
+    weights_to_images,
+    zero_hinge_scale,
+)
 from nplab.losses import softmax_loss, svm_loss
 
 
 def test_weights_to_images_strips_bias_reshapes_and_rescales_globally():
     # 2x1x2 "images" (4 values), 2 classes, plus a bias row that must be ignored
-    W = np.array([[0.0, 4.0],
-                  [1.0, 5.0],
-                  [2.0, 6.0],
-                  [3.0, 8.0],
-                  [100.0, -100.0]])
+    W = np.array([[0.0, 4.0], [1.0, 5.0], [2.0, 6.0], [3.0, 8.0], [100.0, -100.0]])
     imgs = weights_to_images(W, image_shape=(2, 1, 2))
     assert imgs.shape == (2, 2, 1, 2)
     # global min 0 -> 0, global max 8 -> 255; class 0 column (0, 1, 2, 3) row-major
@@ -40,8 +45,8 @@ def test_per_example_losses_by_hand():
     np.testing.assert_allclose(per_example_svm_loss(s, y, 1.0), [2.0, 0.0])
     np.testing.assert_allclose(per_example_svm_loss(s, y, 0.0), [1.0, 0.0])
     sm = per_example_softmax_loss(s, y)
-    assert sm[0] == pytest.approx(math.log(math.e + math.e ** 2 + 1) - 1)
-    assert sm[1] == pytest.approx(math.log(math.e ** 3 + 2) - 3)
+    assert sm[0] == pytest.approx(math.log(math.e + math.e**2 + 1) - 1)
+    assert sm[1] == pytest.approx(math.log(math.e**3 + 2) - 3)
     assert sm.sum() == pytest.approx(softmax_loss(s, y, reduction="sum")[0])
     assert per_example_svm_loss(s, y).sum() == pytest.approx(svm_loss(s, y, reduction="sum")[0])
 
@@ -67,10 +72,11 @@ def test_kink_crossings_predict_gradcheck_mismatches(delta):
     X[:, -1] = 1.0
     y = rng.integers(0, c, n)
     W = 1e-1 * rng.standard_normal((d, c))
-    h = 3e-3        # large h: some coordinates cross a kink on this tiny problem
+    h = 3e-3  # large h: some coordinates cross a kink on this tiny problem
     _, grad = svm_loss_vectorized(W, X, y, 0.0, delta=delta)
-    num = eval_numerical_gradient(lambda w: svm_loss_vectorized(w, X, y, 0.0, delta=delta)[0],
-                                  W, h=h)
+    num = eval_numerical_gradient(
+        lambda w: svm_loss_vectorized(w, X, y, 0.0, delta=delta)[0], W, h=h
+    )
     coords = [(i, j) for i in range(d) for j in range(c)]
     crossings = kink_crossings(W, X, y, delta, h, coords)
     err = np.abs(num - grad).ravel()
@@ -94,8 +100,12 @@ def test_kink_crossings_by_hand():
 
 def test_zero_hinge_scale():
     # x = (u, 1): scores = alpha*u @ Wu + bias row
-    W = np.array([[2.0, 1.0, 0.0],    # pixel weights
-                  [0.0, 0.5, 0.5]])   # bias row
+    W = np.array(
+        [
+            [2.0, 1.0, 0.0],  # pixel weights
+            [0.0, 0.5, 0.5],
+        ]
+    )  # bias row
     x = np.array([1.0, 1.0])
     # class 0: margins at alpha=1: (1+0.5) - 2 + 1 = 0.5 > 0, (0+0.5) - 2 + 1 = -0.5
     # slopes a = (-1, -2); b = (0.5 + 1, 0.5 + 1) -> alpha0 = max(1.5, 0.75) = 1.5
@@ -103,8 +113,8 @@ def test_zero_hinge_scale():
     assert alpha == pytest.approx(3.0)
     xs = np.array([alpha * x[0], 1.0])
     assert per_example_svm_loss((xs @ W)[None], np.array([0]), 1.0)[0] == 0.0
-    assert zero_hinge_scale(W, np.array([10.0, 1.0]), 0) == 1.0          # already zero
-    assert zero_hinge_scale(W, x, 2, delta=1.0) is None                  # class 2 never wins
+    assert zero_hinge_scale(W, np.array([10.0, 1.0]), 0) == 1.0  # already zero
+    assert zero_hinge_scale(W, x, 2, delta=1.0) is None  # class 2 never wins
 
 
 def test_template_correlations_by_hand():
@@ -113,13 +123,11 @@ def test_template_correlations_by_hand():
     r = template_correlations(T, M)
     assert r.shape == (2, 3)
     np.testing.assert_allclose(r[0], [1.0, -1.0, 0.0], atol=1e-12)
-    np.testing.assert_allclose(r[1], [0.0, 0.0, 0.0])          # constant template
+    np.testing.assert_allclose(r[1], [0.0, 0.0, 0.0])  # constant template
 
 
 def test_confusion_helpers_by_hand():
-    C = np.array([[5, 3, 0],
-                  [1, 7, 3],
-                  [0, 0, 0]])
+    C = np.array([[5, 3, 0], [1, 7, 3], [0, 0, 0]])
     np.testing.assert_allclose(per_class_accuracy(C), [5 / 8, 7 / 11, 0.0])
     assert top_confusions(C, 5) == [(0, 1, 3), (1, 2, 3), (1, 0, 1)]
     assert top_confusions(C, 1) == [(0, 1, 3)]

@@ -1,4 +1,5 @@
 """Tests for nplab.losses: gradients, hand cases, stability, penalties."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,8 +64,9 @@ def test_reduction_sum_is_n_times_mean():
 
 
 def test_svm_hand_case():
-    loss, dscores = svm_loss(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]]), np.array([0, 2]), delta=1.0,
-                             reduction="sum")
+    loss, dscores = svm_loss(
+        np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]]), np.array([0, 2]), delta=1.0, reduction="sum"
+    )
     # example 0: margins 2-1+1 = 2 and 3-1+1 = 3; example 1: 0-5+1 < 0 twice
     assert loss == 5.0
     np.testing.assert_array_equal(dscores, [[-2.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
@@ -86,14 +88,17 @@ def test_losses_keep_float32(name):
     assert isinstance(loss, float)
 
 
-@pytest.mark.parametrize("scores, y, kwargs, match", [
-    (np.zeros((2, 3)), np.array([0, 3]), {}, "y must hold labels"),
-    (np.zeros((2, 3)), np.array([0, -1]), {}, "y must hold labels"),
-    (np.zeros((2, 3)), np.array([0]), {}, "y must have shape"),
-    (np.zeros((2, 3)), np.array([0.0, 1.0]), {}, "integer"),
-    (np.zeros(3), np.array([0]), {}, "2-D"),
-    (np.zeros((2, 3)), np.array([0, 1]), {"reduction": "avg"}, "reduction"),
-])
+@pytest.mark.parametrize(
+    "scores, y, kwargs, match",
+    [
+        (np.zeros((2, 3)), np.array([0, 3]), {}, "y must hold labels"),
+        (np.zeros((2, 3)), np.array([0, -1]), {}, "y must hold labels"),
+        (np.zeros((2, 3)), np.array([0]), {}, "y must have shape"),
+        (np.zeros((2, 3)), np.array([0.0, 1.0]), {}, "integer"),
+        (np.zeros(3), np.array([0]), {}, "2-D"),
+        (np.zeros((2, 3)), np.array([0, 1]), {"reduction": "avg"}, "reduction"),
+    ],
+)
 def test_bad_arguments_raise(scores, y, kwargs, match):
     for fn in LOSSES.values():
         with pytest.raises(ValueError, match=match):

@@ -1,4 +1,5 @@
 """Tests for nplab.optim: two-step trajectories computed independently with Python floats."""
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,8 @@ def ref_adam(lr, b1, b2, eps, correct):
         m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
         v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
         if correct:
-            mh = [mi / (1 - b1 ** t) for mi in m]
-            vh = [vi / (1 - b2 ** t) for vi in v]
+            mh = [mi / (1 - b1**t) for mi in m]
+            vh = [vi / (1 - b2**t) for vi in v]
         else:
             mh, vh = m, v
         w = [wi - lr * mi / (math.sqrt(vi) + eps) for wi, mi, vi in zip(w, mh, vh)]
@@ -73,10 +74,16 @@ CASES = [
     ("nesterov_momentum", dict(learning_rate=0.1, momentum=0.8), ref_nesterov(0.1, 0.8)),
     ("adagrad", dict(learning_rate=0.1, epsilon=1e-8), ref_adagrad(0.1, 1e-8)),
     ("rmsprop", dict(learning_rate=0.1, decay_rate=0.9, epsilon=1e-8), ref_rmsprop(0.1, 0.9, 1e-8)),
-    ("adam", dict(learning_rate=0.1, beta1=0.9, beta2=0.999, epsilon=1e-8),
-     ref_adam(0.1, 0.9, 0.999, 1e-8, True)),
-    ("adam_no_bias_correction", dict(learning_rate=0.1, beta1=0.9, beta2=0.9999, epsilon=1e-8),
-     ref_adam(0.1, 0.9, 0.9999, 1e-8, False)),
+    (
+        "adam",
+        dict(learning_rate=0.1, beta1=0.9, beta2=0.999, epsilon=1e-8),
+        ref_adam(0.1, 0.9, 0.999, 1e-8, True),
+    ),
+    (
+        "adam_no_bias_correction",
+        dict(learning_rate=0.1, beta1=0.9, beta2=0.9999, epsilon=1e-8),
+        ref_adam(0.1, 0.9, 0.9999, 1e-8, False),
+    ),
 ]
 
 
@@ -142,22 +149,32 @@ def test_update_is_in_place_and_returned():
 
 
 def test_registry_complete():
-    assert set(optim.OPTIMIZERS) == {"sgd", "sgd_momentum", "nesterov_momentum", "adagrad",
-                                     "rmsprop", "adam", "adam_no_bias_correction"}
+    assert set(optim.OPTIMIZERS) == {
+        "sgd",
+        "sgd_momentum",
+        "nesterov_momentum",
+        "adagrad",
+        "rmsprop",
+        "adam",
+        "adam_no_bias_correction",
+    }
     assert set(optim.DEFAULTS) == set(optim.OPTIMIZERS)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: optim.sgd(np.zeros(3), np.zeros(4)), "dw must have the shape"),
-    (lambda: optim.sgd(np.zeros(3, dtype=int), np.zeros(3)), "w must be a floating"),
-    (lambda: optim.sgd(np.zeros(3), np.zeros(3), {"lr": 0.1}), "unknown config key 'lr'"),
-    (lambda: optim.sgd(np.zeros(3), np.zeros(3), {"learning_rate": -1.0}), "learning_rate"),
-    (lambda: optim.sgd_momentum(np.zeros(3), np.zeros(3), {"momentum": 1.5}), "momentum"),
-    (lambda: optim.adam(np.zeros(3), np.zeros(3), {"beta2": 1.0}), "beta2"),
-    (lambda: optim.adagrad(np.zeros(3), np.zeros(3), {"epsilon": 0.0}), "epsilon"),
-    (lambda: optim.rmsprop(np.zeros(3), np.zeros(3), {"cache": np.zeros(2)}), "cache"),
-    (lambda: optim.sgd(np.zeros(3), np.zeros(3), [0.1]), "config must be a dict"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: optim.sgd(np.zeros(3), np.zeros(4)), "dw must have the shape"),
+        (lambda: optim.sgd(np.zeros(3, dtype=int), np.zeros(3)), "w must be a floating"),
+        (lambda: optim.sgd(np.zeros(3), np.zeros(3), {"lr": 0.1}), "unknown config key 'lr'"),
+        (lambda: optim.sgd(np.zeros(3), np.zeros(3), {"learning_rate": -1.0}), "learning_rate"),
+        (lambda: optim.sgd_momentum(np.zeros(3), np.zeros(3), {"momentum": 1.5}), "momentum"),
+        (lambda: optim.adam(np.zeros(3), np.zeros(3), {"beta2": 1.0}), "beta2"),
+        (lambda: optim.adagrad(np.zeros(3), np.zeros(3), {"epsilon": 0.0}), "epsilon"),
+        (lambda: optim.rmsprop(np.zeros(3), np.zeros(3), {"cache": np.zeros(2)}), "cache"),
+        (lambda: optim.sgd(np.zeros(3), np.zeros(3), [0.1]), "config must be a dict"),
+    ],
+)
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()

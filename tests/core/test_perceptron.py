@@ -1,4 +1,5 @@
 """Tests for nplab.perceptron: convergence, Novikoff's bound, label handling."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,7 @@ def test_converges_on_separable_blobs_within_novikoff_bound():
         info = convergence_bound(X, y, w_star, b_star)
         assert clf.n_updates_ <= info["bound"]
     ref = convergence_bound(X, y, np.array([1.0, 1.0]), 0.0)
-    assert ref["R"] == pytest.approx(np.sqrt(np.max(np.sum(X ** 2, axis=1) + 1)))
+    assert ref["R"] == pytest.approx(np.sqrt(np.max(np.sum(X**2, axis=1) + 1)))
     assert ref["gamma"] == pytest.approx(margins.min() / np.sqrt(2))
 
 

@@ -1,4 +1,5 @@
 """Tests for nplab.preprocess: splits and array transforms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,18 +31,20 @@ def test_cifar_dev_subset_of_train_distinct_and_seeded():
 
 
 def test_cifar_custom_sizes():
-    s = pp.cifar_split_indices(100, 30, num_training=60, num_validation=40, num_test=30,
-                               num_dev=60)
+    s = pp.cifar_split_indices(100, 30, num_training=60, num_validation=40, num_test=30, num_dev=60)
     np.testing.assert_array_equal(np.sort(s["dev"]), np.arange(60))
     np.testing.assert_array_equal(s["val"], np.arange(60, 100))
 
 
-@pytest.mark.parametrize("kwargs, key", [
-    (dict(num_training=50001, num_validation=0), "num_training"),
-    (dict(num_training=49500, num_validation=1000), "num_validation"),
-    (dict(num_test=10001), "num_test"),
-    (dict(num_training=100, num_validation=0, num_dev=101), "num_dev"),
-])
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        (dict(num_training=50001, num_validation=0), "num_training"),
+        (dict(num_training=49500, num_validation=1000), "num_validation"),
+        (dict(num_test=10001), "num_test"),
+        (dict(num_training=100, num_validation=0, num_dev=101), "num_dev"),
+    ],
+)
 def test_cifar_oversize_raises_naming_key(kwargs, key):
     with pytest.raises(ValueError, match=key):
         pp.cifar_split_indices(50000, 10000, **kwargs)
@@ -53,8 +56,7 @@ def test_mnist_split_80_20_disjoint_union_seeded():
     assert len(s["train"]) == 48000 and len(s["val"]) == 12000
     assert s["train"].dtype == np.int64 and s["val"].dtype == np.int64
     assert np.intersect1d(s["train"], s["val"]).size == 0
-    np.testing.assert_array_equal(np.sort(np.concatenate([s["train"], s["val"]])),
-                                  np.arange(60000))
+    np.testing.assert_array_equal(np.sort(np.concatenate([s["train"], s["val"]])), np.arange(60000))
     s2 = pp.mnist_split_indices(60000, seed=1)
     s3 = pp.mnist_split_indices(60000, seed=2)
     np.testing.assert_array_equal(s["train"], s2["train"])

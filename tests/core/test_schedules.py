@@ -1,4 +1,5 @@
 """Tests for nplab.schedules."""
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,8 @@ def test_exponential():
 def test_step_boundaries():
     f = sc.make_schedule("step", 1.0, step_size=5, gamma=0.1)
     assert f(0) == 1.0
-    assert f(4) == 1.0            # s - 1
-    assert f(5) == pytest.approx(0.1, rel=1e-15)    # s
+    assert f(4) == 1.0  # s - 1
+    assert f(5) == pytest.approx(0.1, rel=1e-15)  # s
     assert f(9) == pytest.approx(0.1, rel=1e-15)
     assert f(10) == pytest.approx(0.01, rel=1e-15)  # 2s
     assert sc.step(5, 2.0, 5) == pytest.approx(0.2)  # default gamma 0.1
@@ -35,7 +36,7 @@ def test_cosine():
     assert f(0) == 2.0
     assert f(5) == pytest.approx(1.0, rel=1e-15)
     assert f(10) == pytest.approx(0.0, abs=1e-15)
-    assert f(25) == f(10)          # clipped at T
+    assert f(25) == f(10)  # clipped at T
     assert sc.cosine(10, 2.0, 10, lr_min=0.5) == pytest.approx(0.5)
     assert sc.cosine(5, 2.0, 10, lr_min=0.5) == pytest.approx(1.25)
 
@@ -45,34 +46,48 @@ def test_linear():
     assert f(0) == 1.0
     assert f(1) == 0.75
     assert f(4) == 0.0
-    assert f(9) == 0.0             # clipped at 0, never negative
+    assert f(9) == 0.0  # clipped at 0, never negative
 
 
 def test_inverse_sqrt():
     f = sc.make_schedule("inverse_sqrt", 0.8)
-    assert f(0) == 0.8             # eps = 1: t = 0 gives lr0
+    assert f(0) == 0.8  # eps = 1: t = 0 gives lr0
     assert f(3) == pytest.approx(0.4, rel=1e-15)
-    assert sc.inverse_sqrt(0, 1.0, eps=4.0) == pytest.approx(0.5)   # lr0 / sqrt(eps)
+    assert sc.inverse_sqrt(0, 1.0, eps=4.0) == pytest.approx(0.5)  # lr0 / sqrt(eps)
 
 
 def test_schedules_registry_and_returns_float():
-    assert set(sc.SCHEDULES) == {"constant", "exponential", "step", "cosine", "linear",
-                                 "inverse_sqrt"}
-    for name, params in [("constant", {}), ("exponential", {"decay": 0.9}),
-                         ("step", {"step_size": 2}), ("cosine", {"total_steps": 3}),
-                         ("linear", {"total_steps": 3}), ("inverse_sqrt", {})]:
+    assert set(sc.SCHEDULES) == {
+        "constant",
+        "exponential",
+        "step",
+        "cosine",
+        "linear",
+        "inverse_sqrt",
+    }
+    for name, params in [
+        ("constant", {}),
+        ("exponential", {"decay": 0.9}),
+        ("step", {"step_size": 2}),
+        ("cosine", {"total_steps": 3}),
+        ("linear", {"total_steps": 3}),
+        ("inverse_sqrt", {}),
+    ]:
         v = sc.make_schedule(name, 0.1, **params)(1)
         assert type(v) is float and math.isfinite(v)
 
 
-@pytest.mark.parametrize("args, kwargs, match", [
-    (("nope", 0.1), {}, "unknown schedule 'nope'"),
-    (("step", 0.1), {}, r"missing required parameter\(s\) \['step_size'\]"),
-    (("cosine", 0.1), {"total_steps": 5, "T": 3}, r"unknown parameter\(s\) \['T'\]"),
-    (("step", 0.1), {"step_size": 0}, "step_size must be"),
-    (("exponential", -1.0), {"decay": 0.5}, "lr0 must be"),
-    (("linear", 0.1), {"total_steps": float("nan")}, "total_steps"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        (("nope", 0.1), {}, "unknown schedule 'nope'"),
+        (("step", 0.1), {}, r"missing required parameter\(s\) \['step_size'\]"),
+        (("cosine", 0.1), {"total_steps": 5, "T": 3}, r"unknown parameter\(s\) \['T'\]"),
+        (("step", 0.1), {"step_size": 0}, "step_size must be"),
+        (("exponential", -1.0), {"decay": 0.5}, "lr0 must be"),
+        (("linear", 0.1), {"total_steps": float("nan")}, "total_steps"),
+    ],
+)
 def test_make_schedule_errors(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         sc.make_schedule(*args, **kwargs)

@@ -1,4 +1,5 @@
 """Tests for nplab.solver.Solver: overfitting, determinism, divergence, regimes, schedules."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,18 +41,30 @@ def _id_data(n=50, d=4, c=3):
 
 
 # ------------------------------------------------------------------------------ overfitting
-@pytest.mark.parametrize("hidden, weight_scale, lr", [
-    ([100, 100], 1e-2, 1e-2),           # 3-layer net, the course's settings
-    ([100, 100, 100, 100], 1e-1, 2e-3),  # 5-layer net, the course's settings
-])
+@pytest.mark.parametrize(
+    "hidden, weight_scale, lr",
+    [
+        ([100, 100], 1e-2, 1e-2),  # 3-layer net, the course's settings
+        ([100, 100, 100, 100], 1e-1, 2e-3),  # 5-layer net, the course's settings
+    ],
+)
 def test_overfit_50_examples(hidden, weight_scale, lr):
     # CIFAR-like: 3072 features with the spread of mean-centred pixels (std ~64), random labels
     data = _data(n=50, d=3072, c=10, n_val=10, scale=64.0, dtype=np.float32)
-    model = FullyConnectedNet(hidden, input_dim=3072, num_classes=10, weight_scale=weight_scale,
-                              dtype=np.float32, seed=0)
-    solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": lr},
-                    batch_size=25, num_epochs=20, num_train_samples=None, keep_best=False,
-                    seed=0)
+    model = FullyConnectedNet(
+        hidden, input_dim=3072, num_classes=10, weight_scale=weight_scale, dtype=np.float32, seed=0
+    )
+    solver = Solver(
+        model,
+        data,
+        update_rule="sgd",
+        optim_config={"learning_rate": lr},
+        batch_size=25,
+        num_epochs=20,
+        num_train_samples=None,
+        keep_best=False,
+        seed=0,
+    )
     hist = solver.train()
     assert not hist.diverged
     assert hist.train_acc_history[-1] == 1.0
@@ -62,10 +75,25 @@ def test_overfit_50_examples(hidden, weight_scale, lr):
 # ------------------------------------------------------------------------------ determinism
 def _train_dropout_bn(model_seed, solver_seed):
     data = _data()
-    model = FullyConnectedNet([16, 16], input_dim=20, num_classes=5, normalization="batchnorm",
-                              dropout_keep_ratio=0.7, weight_scale=0.1, seed=model_seed)
-    Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
-           batch_size=10, num_epochs=3, seed=solver_seed, keep_best=False).train()
+    model = FullyConnectedNet(
+        [16, 16],
+        input_dim=20,
+        num_classes=5,
+        normalization="batchnorm",
+        dropout_keep_ratio=0.7,
+        weight_scale=0.1,
+        seed=model_seed,
+    )
+    Solver(
+        model,
+        data,
+        update_rule="adam",
+        optim_config={"learning_rate": 1e-2},
+        batch_size=10,
+        num_epochs=3,
+        seed=solver_seed,
+        keep_best=False,
+    ).train()
     return model
 
 
@@ -76,9 +104,9 @@ def test_same_seed_bit_identical_different_seed_different():
         assert np.array_equal(a.params[k], b.params[k]), k
     for i in range(2):
         assert np.array_equal(a.bn_params[i]["running_mean"], b.bn_params[i]["running_mean"])
-    c = _train_dropout_bn(0, 1)          # same init, another Solver seed (batches, dropout)
+    c = _train_dropout_bn(0, 1)  # same init, another Solver seed (batches, dropout)
     assert not np.array_equal(a.params["W1"], c.params["W1"])
-    d = _train_dropout_bn(1, 0)          # another init
+    d = _train_dropout_bn(1, 0)  # another init
     assert not np.array_equal(a.params["W1"], d.params["W1"])
 
 
@@ -96,10 +124,16 @@ def test_huge_learning_rate_diverges_gracefully(keep_best, dtype):
     data = _data(dtype=dtype)
     model = FullyConnectedNet([30], input_dim=20, num_classes=5, dtype=dtype, seed=0)
     init = {k: v.copy() for k, v in model.params.items()}
-    solver = Solver(model, data, optim_config={"learning_rate": 1e12}, batch_size=10,
-                    num_epochs=20, keep_best=keep_best)
+    solver = Solver(
+        model,
+        data,
+        optim_config={"learning_rate": 1e12},
+        batch_size=10,
+        num_epochs=20,
+        keep_best=keep_best,
+    )
     with warnings.catch_warnings():
-        warnings.simplefilter("error")       # no overflow RuntimeWarnings leak out either
+        warnings.simplefilter("error")  # no overflow RuntimeWarnings leak out either
         hist = solver.train()
     assert hist.diverged is True
     assert hist.diverged_at is not None and hist.iterations == hist.diverged_at + 1
@@ -109,14 +143,15 @@ def test_huge_learning_rate_diverges_gracefully(keep_best, dtype):
     for k, v in model.params.items():
         assert np.isfinite(v).all(), k
         assert v.dtype == dtype
-    if hist.best_epoch is None:            # diverged inside the first epoch: initial params back
+    if hist.best_epoch is None:  # diverged inside the first epoch: initial params back
         for k in init:
             np.testing.assert_array_equal(model.params[k], init[k])
 
 
 def test_no_divergence_flag_on_normal_run():
-    hist = Solver(FullyConnectedNet([10], input_dim=20, num_classes=5), _data(),
-                  num_epochs=2).train()
+    hist = Solver(
+        FullyConnectedNet([10], input_dim=20, num_classes=5), _data(), num_epochs=2
+    ).train()
     assert hist.diverged is False and hist.diverged_at is None
 
 
@@ -143,24 +178,23 @@ def test_batch_size_one_does_n_iterations_per_epoch():
 def test_without_replacement_each_row_once_per_epoch():
     data = _id_data(n=50)
     model = SpyNet([], input_dim=4, num_classes=3)
-    hist = Solver(model, data, batch_size=20, num_epochs=3,
-                  sampling="without_replacement").train()
-    assert hist.iterations_per_epoch == 3 and hist.iterations == 9     # ceil(50 / 20)
+    hist = Solver(model, data, batch_size=20, num_epochs=3, sampling="without_replacement").train()
+    assert hist.iterations_per_epoch == 3 and hist.iterations == 9  # ceil(50 / 20)
     assert [b[0] for b in model.batches[:3]] == [20, 20, 10]
-    epochs = [np.concatenate([b[1] for b in model.batches[3 * e:3 * e + 3]]) for e in range(3)]
+    epochs = [np.concatenate([b[1] for b in model.batches[3 * e : 3 * e + 3]]) for e in range(3)]
     for ids in epochs:
         np.testing.assert_array_equal(np.sort(ids), np.arange(50))
-    assert not np.array_equal(epochs[0], epochs[1])                     # reshuffled
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled
 
 
 def test_with_replacement_iteration_count():
     data = _id_data(n=50)
     model = SpyNet([], input_dim=4, num_classes=3)
     hist = Solver(model, data, batch_size=20, num_epochs=3, sampling="with_replacement").train()
-    assert hist.iterations_per_epoch == 2 and hist.iterations == 6     # max(50 // 20, 1)
+    assert hist.iterations_per_epoch == 2 and hist.iterations == 6  # max(50 // 20, 1)
     assert all(b[0] == 20 for b in model.batches)
     ids = np.concatenate([b[1] for b in model.batches])
-    assert len(np.unique(ids)) < len(ids)                              # repeats occur
+    assert len(np.unique(ids)) < len(ids)  # repeats occur
     model = SpyNet([], input_dim=4, num_classes=3)
     hist = Solver(model, data, batch_size=80, num_epochs=2, sampling="with_replacement").train()
     assert hist.iterations == 2 and model.batches[0][0] == 80
@@ -170,10 +204,11 @@ def test_num_iterations_overrides_epochs_and_records_partial_epoch():
     data = _id_data(n=50)
     model = SpyNet([], input_dim=4, num_classes=3)
     seen = []
-    hist = Solver(model, data, batch_size=20, num_epochs=100, num_iterations=7,
-                  callback=seen.append).train()
+    hist = Solver(
+        model, data, batch_size=20, num_epochs=100, num_iterations=7, callback=seen.append
+    ).train()
     assert hist.iterations == 7 and len(hist.loss_history) == 7
-    assert len(hist.val_acc_history) == 3                               # 3 + 3 + 1 iterations
+    assert len(hist.val_acc_history) == 3  # 3 + 3 + 1 iterations
     assert [s["iteration"] for s in seen] == [3, 6, 7]
     assert [s["epoch"] for s in seen] == [1, 2, 3]
 
@@ -184,8 +219,15 @@ def test_reduction_sum_gradient_is_n_times_mean():
     for reduction in ("mean", "sum"):
         model = SpyNet([8], input_dim=20, num_classes=5, reg=0.0, dtype=np.float64, seed=0)
         w0 = {k: v.copy() for k, v in model.params.items()}
-        Solver(model, data, optim_config={"learning_rate": 1e-3}, batch_size="full",
-               num_epochs=1, reduction=reduction, keep_best=False).train()
+        Solver(
+            model,
+            data,
+            optim_config={"learning_rate": 1e-3},
+            batch_size="full",
+            num_epochs=1,
+            reduction=reduction,
+            keep_best=False,
+        ).train()
         assert model.batches[0][2] == reduction
         deltas[reduction] = {k: model.params[k] - w0[k] for k in w0}
     for k in deltas["mean"]:
@@ -198,15 +240,23 @@ def test_keep_best_restores_best_val_params():
     for keep_best in (True, False):
         model = FullyConnectedNet([32], input_dim=20, num_classes=5, weight_scale=0.1, seed=0)
         epoch_params = []
-        hist = Solver(model, data, update_rule="sgd_momentum",
-                      optim_config={"learning_rate": 0.5}, batch_size=10, num_epochs=8,
-                      keep_best=keep_best, seed=1,
-                      callback=lambda info, m=model, ep=epoch_params: ep.append(
-                          {k: v.copy() for k, v in m.params.items()})).train()
+        hist = Solver(
+            model,
+            data,
+            update_rule="sgd_momentum",
+            optim_config={"learning_rate": 0.5},
+            batch_size=10,
+            num_epochs=8,
+            keep_best=keep_best,
+            seed=1,
+            callback=lambda info, m=model, ep=epoch_params: ep.append(
+                {k: v.copy() for k, v in m.params.items()}
+            ),
+        ).train()
         snaps.append((model, hist, epoch_params))
     (m_best, h_best, ep_best), (m_last, h_last, ep_last) = snaps
     np.testing.assert_array_equal(h_best.val_acc_history, h_last.val_acc_history)
-    best = int(np.argmax(h_best.val_acc_history))                      # first maximum
+    best = int(np.argmax(h_best.val_acc_history))  # first maximum
     assert h_best.best_epoch == best + 1
     assert h_best.best_val_acc == h_best.val_acc_history.max()
     assert best + 1 != len(h_best.val_acc_history), "test needs a run whose best is not last"
@@ -219,18 +269,29 @@ def test_keep_best_restores_best_val_params():
 def test_lr_schedule_per_epoch_matches_schedule():
     data = _data()
     model = FullyConnectedNet([8], input_dim=20, num_classes=5)
-    hist = Solver(model, data, optim_config={"learning_rate": 0.1}, batch_size=10, num_epochs=6,
-                  lr_schedule={"name": "step", "step_size": 2, "gamma": 0.5, "unit": "epoch"}
-                  ).train()
+    hist = Solver(
+        model,
+        data,
+        optim_config={"learning_rate": 0.1},
+        batch_size=10,
+        num_epochs=6,
+        lr_schedule={"name": "step", "step_size": 2, "gamma": 0.5, "unit": "epoch"},
+    ).train()
     np.testing.assert_allclose(hist.lr_history, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025], rtol=1e-15)
 
 
 def test_lr_schedule_per_iteration_matches_schedule():
     data = _data()
     model = FullyConnectedNet([8], input_dim=20, num_classes=5)
-    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
-                    batch_size=10, num_epochs=4,
-                    lr_schedule={"name": "cosine", "total_steps": 20, "unit": "iteration"})
+    solver = Solver(
+        model,
+        data,
+        update_rule="adam",
+        optim_config={"learning_rate": 1e-2},
+        batch_size=10,
+        num_epochs=4,
+        lr_schedule={"name": "cosine", "total_steps": 20, "unit": "iteration"},
+    )
     hist = solver.train()
     f = make_schedule("cosine", 1e-2, total_steps=20)
     np.testing.assert_allclose(hist.lr_history, [f(5 * e) for e in range(4)], rtol=1e-15)
@@ -242,8 +303,17 @@ def test_lr_decay_shortcut_and_callback():
     data = _data()
     model = FullyConnectedNet([8], input_dim=20, num_classes=5)
     seen, lines = [], []
-    hist = Solver(model, data, optim_config={"learning_rate": 0.2}, lr_decay=0.5, batch_size=25,
-                  num_epochs=3, callback=seen.append, verbose=True, progress=lines.append).train()
+    hist = Solver(
+        model,
+        data,
+        optim_config={"learning_rate": 0.2},
+        lr_decay=0.5,
+        batch_size=25,
+        num_epochs=3,
+        callback=seen.append,
+        verbose=True,
+        progress=lines.append,
+    ).train()
     np.testing.assert_allclose(hist.lr_history, [0.2, 0.1, 0.05], rtol=1e-15)
     assert [s["lr"] for s in seen] == list(hist.lr_history)
     assert set(seen[0]) == {"epoch", "iteration", "loss", "train_acc", "val_acc", "lr", "elapsed"}
@@ -253,8 +323,13 @@ def test_lr_decay_shortcut_and_callback():
 # ------------------------------------------------------------------------------ history, dtype
 def test_history_fields():
     data = _data()
-    hist = Solver(FullyConnectedNet([8], input_dim=20, num_classes=5), data, batch_size=10,
-                  num_epochs=3, num_train_samples=7).train()
+    hist = Solver(
+        FullyConnectedNet([8], input_dim=20, num_classes=5),
+        data,
+        batch_size=10,
+        num_epochs=3,
+        num_train_samples=7,
+    ).train()
     assert isinstance(hist, TrainHistory)
     assert hist.loss_history.dtype == np.float64 and hist.loss_history.shape == (15,)
     for name in ("train_acc_history", "val_acc_history", "lr_history", "epoch_times"):
@@ -267,14 +342,31 @@ def test_history_fields():
     assert hist["best_val_acc"] == hist.to_dict()["best_val_acc"]
 
 
-@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "nesterov_momentum", "adagrad",
-                                  "rmsprop", "adam", "adam_no_bias_correction"])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "sgd",
+        "sgd_momentum",
+        "nesterov_momentum",
+        "adagrad",
+        "rmsprop",
+        "adam",
+        "adam_no_bias_correction",
+    ],
+)
 def test_float32_training_keeps_float32(rule):
     data = _data(dtype=np.float32)
-    model = FullyConnectedNet([8], input_dim=20, num_classes=5, normalization="layernorm",
-                              dtype=np.float32)
-    solver = Solver(model, data, update_rule=rule, batch_size=10, num_epochs=2,
-                    lr_schedule={"name": "exponential", "decay": 0.9})
+    model = FullyConnectedNet(
+        [8], input_dim=20, num_classes=5, normalization="layernorm", dtype=np.float32
+    )
+    solver = Solver(
+        model,
+        data,
+        update_rule=rule,
+        batch_size=10,
+        num_epochs=2,
+        lr_schedule={"name": "exponential", "decay": 0.9},
+    )
     hist = solver.train()
     assert not hist.diverged
     assert all(v.dtype == np.float32 for v in model.params.values())
@@ -295,25 +387,28 @@ def test_check_accuracy_subsample_and_batches():
     assert sub * 10 == pytest.approx(round(sub * 10))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(update_rule="adamw"), "update_rule must be one of"),
-    (dict(batch_size=0), "batch_size must be an int >= 1"),
-    (dict(batch_size="all"), "batch_size must be an int >= 1, .full. or None"),
-    (dict(sampling="bootstrap"), "sampling must be"),
-    (dict(num_epochs=0), "num_epochs"),
-    (dict(reduction="avg"), "reduction"),
-    (dict(lr_schedule={"name": "bogus"}), "unknown schedule"),
-    (dict(lr_schedule={"name": "step"}), "missing required parameter"),
-    (dict(lr_schedule={"name": "constant", "unit": "batch"}), "unit"),
-    (dict(lr_schedule={"name": "constant"}, lr_decay=0.9), "not both"),
-    (dict(lr_decay=0.0), "lr_decay"),
-    (dict(seed=-1), "seed"),
-    (dict(optim_config={"lr": 0.1}), None),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(update_rule="adamw"), "update_rule must be one of"),
+        (dict(batch_size=0), "batch_size must be an int >= 1"),
+        (dict(batch_size="all"), "batch_size must be an int >= 1, .full. or None"),
+        (dict(sampling="bootstrap"), "sampling must be"),
+        (dict(num_epochs=0), "num_epochs"),
+        (dict(reduction="avg"), "reduction"),
+        (dict(lr_schedule={"name": "bogus"}), "unknown schedule"),
+        (dict(lr_schedule={"name": "step"}), "missing required parameter"),
+        (dict(lr_schedule={"name": "constant", "unit": "batch"}), "unit"),
+        (dict(lr_schedule={"name": "constant"}, lr_decay=0.9), "not both"),
+        (dict(lr_decay=0.0), "lr_decay"),
+        (dict(seed=-1), "seed"),
+        (dict(optim_config={"lr": 0.1}), None),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     data = _data()
     model = FullyConnectedNet([8], input_dim=20, num_classes=5)
-    if match is None:   # a misspelt hyperparameter is reported by the update rule
+    if match is None:  # a misspelt hyperparameter is reported by the update rule
         with pytest.raises(ValueError, match="unknown config key 'lr'"):
             Solver(model, data, num_epochs=1, **kwargs).train()
         return

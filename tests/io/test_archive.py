@@ -1,4 +1,5 @@
 """Safe tar extraction: unsafe members are rejected before anything is extracted."""
+
 from __future__ import annotations
 
 import io
@@ -19,9 +20,13 @@ def make_tar(path, entries):
                 info.size = len(payload)
                 tar.addfile(info, io.BytesIO(payload))
                 continue
-            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE,
-                         "lnk": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE,
-                         "fifo": tarfile.FIFOTYPE}[kind]
+            info.type = {
+                "dir": tarfile.DIRTYPE,
+                "sym": tarfile.SYMTYPE,
+                "lnk": tarfile.LNKTYPE,
+                "chr": tarfile.CHRTYPE,
+                "fifo": tarfile.FIFOTYPE,
+            }[kind]
             if kind in ("sym", "lnk"):
                 info.linkname = payload
             tar.addfile(info)
@@ -35,7 +40,9 @@ def test_extract_good_archive(tmp_path):
     tar = make_tar(tmp_path / "ok.tar.gz", GOOD)
     out = safe_extract(tar, tmp_path / "dest")
     assert sorted(p.relative_to(tmp_path / "dest").as_posix() for p in out) == [
-        "pkg/a.txt", "pkg/sub/b.bin"]
+        "pkg/a.txt",
+        "pkg/sub/b.bin",
+    ]
     assert (tmp_path / "dest" / "pkg" / "sub" / "b.bin").read_bytes() == b"BB"
     assert not [p for p in (tmp_path / "dest").iterdir() if p.name.startswith(".")]
 
@@ -49,15 +56,19 @@ def test_extract_selected_members(tmp_path):
         safe_extract(tar, tmp_path / "dest2", members=["pkg/nope.bin"])
 
 
-@pytest.mark.parametrize("entry,why", [
-    (("pkg/../../escape.txt", "file", b"x"), "'..'"),
-    (("../escape.txt", "file", b"x"), "'..'"),
-    (("/tmp/abs_escape.txt", "file", b"x"), "absolute path"),
-    (("pkg/link", "sym", "/etc/passwd"), "symbolic link"),
-    (("pkg/hard", "lnk", "pkg/a.txt"), "hard link"),
-    (("pkg/dev", "chr", None), "device file"),
-    (("pkg/fifo", "fifo", None), "FIFO"),
-], ids=["dotdot-inner", "dotdot", "absolute", "symlink", "hardlink", "device", "fifo"])
+@pytest.mark.parametrize(
+    "entry,why",
+    [
+        (("pkg/../../escape.txt", "file", b"x"), "'..'"),
+        (("../escape.txt", "file", b"x"), "'..'"),
+        (("/tmp/abs_escape.txt", "file", b"x"), "absolute path"),
+        (("pkg/link", "sym", "/etc/passwd"), "symbolic link"),
+        (("pkg/hard", "lnk", "pkg/a.txt"), "hard link"),
+        (("pkg/dev", "chr", None), "device file"),
+        (("pkg/fifo", "fifo", None), "FIFO"),
+    ],
+    ids=["dotdot-inner", "dotdot", "absolute", "symlink", "hardlink", "device", "fifo"],
+)
 def test_unsafe_member_rejected_and_nothing_extracted(tmp_path, entry, why):
     tar = make_tar(tmp_path / "bad.tar.gz", GOOD + [entry, ("pkg/z.txt", "file", b"Z")])
     dest = tmp_path / "dest"

@@ -1,4 +1,5 @@
 """Atomic writes: temp file in the same directory, renamed only on success."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from nplab_io.atomic import (atomic_path, atomic_write, save_npz_atomic, write_bytes_atomic,
-                             write_json_atomic, write_text_atomic)
+from nplab_io.atomic import (
+    atomic_path,
+    atomic_write,
+    save_npz_atomic,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def leftovers(d):
@@ -38,19 +45,17 @@ def test_temp_file_is_hidden_in_same_dir_and_renamed(tmp_path):
 def test_exception_leaves_target_untouched(tmp_path):
     target = tmp_path / "keep.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target, "w") as fh:
-            fh.write("new half-written")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_write(target, "w") as fh:
+        fh.write("new half-written")
+        raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert leftovers(tmp_path) == []
 
 
 def test_exception_creates_nothing(tmp_path):
-    with pytest.raises(KeyError):
-        with atomic_path(tmp_path / "x.bin") as tmp:
-            tmp.write_bytes(b"x")
-            raise KeyError("x")
+    with pytest.raises(KeyError), atomic_path(tmp_path / "x.bin") as tmp:
+        tmp.write_bytes(b"x")
+        raise KeyError("x")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -65,8 +70,9 @@ def test_json_sorted_indented_trailing_newline(tmp_path):
     p = tmp_path / "a.json"
     write_json_atomic(p, {"b": 1, "a": [np.int64(2), np.float32(0.5)], "c": np.arange(2)})
     text = p.read_text()
-    assert text == ('{\n  "a": [\n    2,\n    0.5\n  ],\n  "b": 1,\n'
-                    '  "c": [\n    0,\n    1\n  ]\n}\n')
+    assert text == (
+        '{\n  "a": [\n    2,\n    0.5\n  ],\n  "b": 1,\n  "c": [\n    0,\n    1\n  ]\n}\n'
+    )
     assert json.loads(text)["b"] == 1
 
 
@@ -79,8 +85,11 @@ def test_json_rejects_nan_and_writes_nothing(tmp_path):
 
 @pytest.mark.parametrize("compressed", [True, False])
 def test_npz_round_trip_no_suffix_added_and_deterministic(tmp_path, compressed):
-    arrays = {"x": np.arange(12, dtype=np.uint8).reshape(3, 4), "y": np.array([1, 2], np.int64),
-              "names": np.array(["cat", "dog"])}
+    arrays = {
+        "x": np.arange(12, dtype=np.uint8).reshape(3, 4),
+        "y": np.array([1, 2], np.int64),
+        "names": np.array(["cat", "dog"]),
+    }
     p1, p2 = tmp_path / "one.data", tmp_path / "two.data"
     save_npz_atomic(p1, compressed=compressed, **arrays)
     save_npz_atomic(p2, compressed=compressed, **arrays)

@@ -1,4 +1,5 @@
 """Checksums: streaming hashes, md5 of a gzip payload, SHA256SUMS parsing."""
+
 from __future__ import annotations
 
 import gzip
@@ -6,8 +7,13 @@ import hashlib
 
 import pytest
 
-from nplab_io.checksums import (format_sha256sums, md5_file, md5_gunzip, parse_sha256sums,
-                                sha256_file)
+from nplab_io.checksums import (
+    format_sha256sums,
+    md5_file,
+    md5_gunzip,
+    parse_sha256sums,
+    sha256_file,
+)
 from nplab_io.errors import FormatError
 
 PAYLOAD = bytes(range(256)) * 5000  # > 1 MiB: several chunks
@@ -30,8 +36,11 @@ def test_md5_gunzip_ignores_gzip_header(tmp_path):
     assert md5_gunzip(a) == md5_gunzip(b) == hashlib.md5(PAYLOAD).hexdigest()
 
 
-@pytest.mark.parametrize("content", [b"plain text, not gzip", gzip.compress(PAYLOAD)[:5000]],
-                         ids=["not-gzip", "truncated-gzip"])
+@pytest.mark.parametrize(
+    "content",
+    [b"plain text, not gzip", gzip.compress(PAYLOAD)[:5000]],
+    ids=["not-gzip", "truncated-gzip"],
+)
 def test_md5_gunzip_bad_gzip_is_one_line(tmp_path, content):
     p = tmp_path / "x.gz"
     p.write_bytes(content)
@@ -44,14 +53,21 @@ def test_md5_gunzip_bad_gzip_is_one_line(tmp_path, content):
 def test_parse_sha256sums_formats():
     h1, h2 = "a" * 64, "0123456789ABCDEF" * 4
     text = f"{h1}  one.gz\n\n{h2} *two.tar.gz\r\n# comment\n{h1}  ./three name.bin\n"
-    assert parse_sha256sums(text) == {"one.gz": h1, "two.tar.gz": h2.lower(),
-                                      "three name.bin": h1}
+    assert parse_sha256sums(text) == {"one.gz": h1, "two.tar.gz": h2.lower(), "three name.bin": h1}
     assert parse_sha256sums(format_sha256sums({"b": h1, "a": h2})) == {"a": h2.lower(), "b": h1}
     assert parse_sha256sums("") == {}
 
 
-@pytest.mark.parametrize("line", ["abc  file.gz", "a" * 64 + "file.gz", "a" * 63 + "  f.gz",
-                                  "g" * 64 + "  f.gz", "a" * 64 + "  "])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "abc  file.gz",
+        "a" * 64 + "file.gz",
+        "a" * 63 + "  f.gz",
+        "g" * 64 + "  f.gz",
+        "a" * 64 + "  ",
+    ],
+)
 def test_parse_sha256sums_malformed(line):
     with pytest.raises(FormatError) as ei:
         parse_sha256sums("b" * 64 + "  ok.gz\n" + line + "\n", source="mirror/SHA256SUMS")

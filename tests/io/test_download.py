@@ -1,5 +1,6 @@
 """fetch(): mirrors (local dir, file://, http://), canonical URLs with fallback and retries,
 checksum verification before the rename, idempotence; plus the real offline mirror."""
+
 from __future__ import annotations
 
 import functools
@@ -22,8 +23,19 @@ from nplab_io.synthetic import make_synthetic_mirror, write_idx, write_sha256sum
 LABELS = "train-labels-idx1-ubyte.gz"
 CIFAR = "cifar-10-binary.tar.gz"
 MNIST_FILES = sources.filenames("mnist")
-PROV_KEYS = {"dataset", "filename", "source", "mirror", "checksum_kind", "checksum_algorithm",
-             "sha256", "md5", "expected", "bytes", "reused"}
+PROV_KEYS = {
+    "dataset",
+    "filename",
+    "source",
+    "mirror",
+    "checksum_kind",
+    "checksum_algorithm",
+    "sha256",
+    "md5",
+    "expected",
+    "bytes",
+    "reused",
+}
 
 
 class Sleeps(list):
@@ -50,8 +62,9 @@ def one_line(err) -> str:
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("mirror")
-    make_synthetic_mirror(root, n_mnist_train=100, n_mnist_test=50, n_cifar_per_batch=20,
-                          n_cifar_test=20, seed=1)
+    make_synthetic_mirror(
+        root, n_mnist_train=100, n_mnist_test=50, n_cifar_per_batch=20, n_cifar_test=20, seed=1
+    )
     return root
 
 
@@ -61,6 +74,7 @@ def labels_file(path: Path, n=40, mtime=0) -> Path:
 
 
 # ------------------------------------------------------------------------ local directory
+
 
 def test_local_mirror_with_sha256sums(mirror, tmp_path):
     dest = tmp_path / "raw" / LABELS
@@ -93,8 +107,7 @@ def test_mirror_without_sums_uses_official_payload_md5(tmp_path, monkeypatch):
     copy = labels_file(tmp_path / "mirror" / "mnist" / LABELS, mtime=1234567)
     assert original.read_bytes() != copy.read_bytes()
     monkeypatch.setitem(sources.DATASETS["mnist"]["files"][LABELS], "md5", md5_gunzip(original))
-    prov = fetch("mnist", LABELS, tmp_path / "out" / LABELS, mirror=tmp_path / "mirror",
-                 log=quiet)
+    prov = fetch("mnist", LABELS, tmp_path / "out" / LABELS, mirror=tmp_path / "mirror", log=quiet)
     assert prov["checksum_kind"] == OFFICIAL
     assert prov["checksum_algorithm"] == "md5 of the decompressed payload"
     assert prov["expected"] == prov["payload_md5"] == md5_gunzip(original)
@@ -105,8 +118,9 @@ def test_mirror_root_fallback_and_official_archive_md5(tmp_path, monkeypatch):
     (tmp_path / "m").mkdir()
     data = b"not really a tarball, but the md5 is what is checked here"
     (tmp_path / "m" / CIFAR).write_bytes(data)  # in the mirror root ('.')
-    monkeypatch.setitem(sources.DATASETS["cifar10"]["files"][CIFAR], "md5",
-                        hashlib.md5(data).hexdigest())
+    monkeypatch.setitem(
+        sources.DATASETS["cifar10"]["files"][CIFAR], "md5", hashlib.md5(data).hexdigest()
+    )
     prov = fetch("cifar10", CIFAR, tmp_path / "o" / CIFAR, mirror=tmp_path / "m", log=quiet)
     assert prov["checksum_kind"] == OFFICIAL and prov["checksum_algorithm"] == "md5"
     assert prov["source"] == str(tmp_path / "m" / CIFAR)
@@ -185,8 +199,9 @@ def test_idempotent_reuse_and_stale_replacement(mirror, tmp_path):
     mtime = dest.stat().st_mtime_ns
     second = fetch("mnist", LABELS, dest, mirror=mirror, log=quiet)
     assert second["reused"] is True and dest.stat().st_mtime_ns == mtime
-    assert {k: v for k, v in second.items() if k != "reused"} == \
-        {k: v for k, v in first.items() if k != "reused"}
+    assert {k: v for k, v in second.items() if k != "reused"} == {
+        k: v for k, v in first.items() if k != "reused"
+    }
     dest.write_bytes(b"corrupted")
     third = fetch("mnist", LABELS, dest, mirror=mirror, log=quiet)
     assert third["reused"] is False
@@ -205,6 +220,7 @@ def test_progress_lines_are_bounded(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ URLs
+
 
 def test_file_url_mirror(mirror, tmp_path):
     url = mirror.as_uri()
@@ -233,16 +249,17 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture()
 def http_mirror(tmp_path, monkeypatch):
     """A tiny HTTP server on 127.0.0.1 serving tmp_path/'www' (stopped after the test)."""
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                "ALL_PROXY"):
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     root = tmp_path / "www"
     root.mkdir()
     _Handler.flaky, _Handler.hits = {}, []
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+        ("127.0.0.1", 0), functools.partial(_Handler, directory=str(root))
+    )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield root, f"http://127.0.0.1:{server.server_address[1]}", _Handler
@@ -266,13 +283,23 @@ def test_http_mirror_subdir_fallback_after_404(http_mirror, mirror, tmp_path):
     for name in (CIFAR, "SHA256SUMS"):
         (root / "cifar10" / name).write_bytes((mirror / "cifar-10" / name).read_bytes())
     sleeps = Sleeps()
-    prov = fetch("cifar10", CIFAR, tmp_path / "o" / CIFAR, mirror=base + "/", log=quiet,
-                 sleep=sleeps, timeout=5)
+    prov = fetch(
+        "cifar10",
+        CIFAR,
+        tmp_path / "o" / CIFAR,
+        mirror=base + "/",
+        log=quiet,
+        sleep=sleeps,
+        timeout=5,
+    )
     assert prov["source"] == f"{base}/cifar10/{CIFAR}"
     assert prov["checksum_kind"] == UNOFFICIAL
     assert sleeps == []  # a 404 is not retried
-    assert handler.hits[:3] == [f"/cifar-10/{CIFAR}", f"/cifar-10-lossy/{CIFAR}",
-                                f"/cifar10/{CIFAR}"]
+    assert handler.hits[:3] == [
+        f"/cifar-10/{CIFAR}",
+        f"/cifar-10-lossy/{CIFAR}",
+        f"/cifar10/{CIFAR}",
+    ]
     assert sha256_file(tmp_path / "o" / CIFAR) == sha256_file(mirror / "cifar-10" / CIFAR)
 
 
@@ -294,14 +321,26 @@ def test_canonical_urls_retry_then_fall_back(http_mirror, tmp_path, monkeypatch)
     root, base, handler = http_mirror
     src = labels_file(root / "good" / LABELS)
     monkeypatch.setitem(sources.DATASETS["mnist"]["files"][LABELS], "md5", md5_gunzip(src))
-    monkeypatch.setitem(sources.DATASETS["mnist"], "base_urls", [
-        f"http://127.0.0.1:{refused_port()}/mnist/",  # connection refused: retried
-        f"{base}/missing/",                              # 404: not retried
-        f"{base}/good/",
-    ])
+    monkeypatch.setitem(
+        sources.DATASETS["mnist"],
+        "base_urls",
+        [
+            f"http://127.0.0.1:{refused_port()}/mnist/",  # connection refused: retried
+            f"{base}/missing/",  # 404: not retried
+            f"{base}/good/",
+        ],
+    )
     sleeps, logs = Sleeps(), []
-    prov = fetch("mnist", LABELS, tmp_path / LABELS, retries=3, backoff=2.0, timeout=5,
-                 log=logs.append, sleep=sleeps)
+    prov = fetch(
+        "mnist",
+        LABELS,
+        tmp_path / LABELS,
+        retries=3,
+        backoff=2.0,
+        timeout=5,
+        log=logs.append,
+        sleep=sleeps,
+    )
     assert sleeps == [2.0, 4.0]  # backoff**1, backoff**2 after attempts 1 and 2
     assert prov["source"] == f"{base}/good/{LABELS}" and prov["mirror"] is None
     assert prov["checksum_kind"] == OFFICIAL
@@ -316,15 +355,26 @@ def test_transient_http_errors_are_retried(http_mirror, tmp_path, monkeypatch):
     monkeypatch.setitem(sources.DATASETS["mnist"], "base_urls", [base])
     handler.flaky[f"/{LABELS}"] = 2
     sleeps = Sleeps()
-    prov = fetch("mnist", LABELS, tmp_path / LABELS, retries=3, backoff=3.0, log=quiet,
-                 sleep=sleeps, timeout=5)
+    prov = fetch(
+        "mnist",
+        LABELS,
+        tmp_path / LABELS,
+        retries=3,
+        backoff=3.0,
+        log=quiet,
+        sleep=sleeps,
+        timeout=5,
+    )
     assert sleeps == [3.0, 9.0] and len(handler.hits) == 3 and prov["reused"] is False
 
 
 def test_all_sources_fail(http_mirror, tmp_path, monkeypatch):
     _, base, _ = http_mirror
-    monkeypatch.setitem(sources.DATASETS["mnist"], "base_urls",
-                        [f"http://127.0.0.1:{refused_port()}/", f"{base}/nothing/"])
+    monkeypatch.setitem(
+        sources.DATASETS["mnist"],
+        "base_urls",
+        [f"http://127.0.0.1:{refused_port()}/", f"{base}/nothing/"],
+    )
     sleeps = Sleeps()
     dest = tmp_path / "raw" / LABELS
     with pytest.raises(DownloadError) as ei:
@@ -339,12 +389,17 @@ def test_canonical_manifest():
     assert sources.urls_for("mnist", "t10k-images-idx3-ubyte.gz") == [
         "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz",
         "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz",
-        "http://yann.lecun.com/exdb/mnist/t10k-images-idx3-ubyte.gz"]
+        "http://yann.lecun.com/exdb/mnist/t10k-images-idx3-ubyte.gz",
+    ]
     assert sources.urls_for("cifar10", CIFAR) == [
-        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"]
-    assert sources.filenames("mnist") == ["train-images-idx3-ubyte.gz", LABELS,
-                                          "t10k-images-idx3-ubyte.gz",
-                                          "t10k-labels-idx1-ubyte.gz"]
+        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    ]
+    assert sources.filenames("mnist") == [
+        "train-images-idx3-ubyte.gz",
+        LABELS,
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
     assert sources.mirror_subdirs("cifar10") == ["cifar-10", "cifar-10-lossy", "cifar10", "."]
     assert sources.mirror_subdirs("mnist") == ["mnist", "."]
 

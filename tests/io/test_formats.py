@@ -1,4 +1,5 @@
 """IDX and CIFAR-10 binary parsers on synthetic files written in the real formats."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,13 +9,29 @@ import numpy as np
 import pytest
 
 from nplab_io.errors import FormatError, UnsafeArchiveError
-from nplab_io.formats import (load_mnist, parse_cifar_batch, parse_idx, read_cifar_binary_tar,
-                              read_idx_gz)
-from nplab_io.synthetic import (cifar_batch_bytes, idx_bytes, make_synthetic_mirror,
-                                write_cifar_batch, write_cifar_tar, write_idx, write_tar_gz)
+from nplab_io.formats import (
+    load_mnist,
+    parse_cifar_batch,
+    parse_idx,
+    read_cifar_binary_tar,
+    read_idx_gz,
+)
+from nplab_io.synthetic import (
+    cifar_batch_bytes,
+    idx_bytes,
+    make_synthetic_mirror,
+    write_cifar_batch,
+    write_cifar_tar,
+    write_idx,
+    write_tar_gz,
+)
 
-MNIST_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+MNIST_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
 
 
 def one_line(err) -> str:
@@ -28,6 +45,7 @@ def rand_images(rng, n, shape=(28, 28)):
 
 
 # ------------------------------------------------------------------------------------- IDX
+
 
 def test_idx_round_trip(tmp_path):
     rng = np.random.default_rng(1)
@@ -102,11 +120,14 @@ def test_idx_gz_not_gzip(tmp_path):
 
 # ----------------------------------------------------------------------------------- MNIST
 
+
 def write_mnist(d, n_train=30, n_test=10, seed=0, **override):
     rng = np.random.default_rng(seed)
     arrays = {
-        MNIST_FILES[0]: rand_images(rng, n_train), MNIST_FILES[1]: np.arange(n_train) % 10,
-        MNIST_FILES[2]: rand_images(rng, n_test), MNIST_FILES[3]: np.arange(n_test) % 10,
+        MNIST_FILES[0]: rand_images(rng, n_train),
+        MNIST_FILES[1]: np.arange(n_train) % 10,
+        MNIST_FILES[2]: rand_images(rng, n_test),
+        MNIST_FILES[3]: np.arange(n_test) % 10,
     }
     arrays.update(override)
     for name, a in arrays.items():
@@ -158,6 +179,7 @@ def test_load_mnist_missing_file(tmp_path):
 
 # -------------------------------------------------------------------------------- CIFAR-10
 
+
 def test_cifar_batch_round_trip_and_layout(tmp_path):
     rng = np.random.default_rng(2)
     x = rand_images(rng, 4, (32, 32, 3))
@@ -166,7 +188,7 @@ def test_cifar_batch_round_trip_and_layout(tmp_path):
     buf = (tmp_path / "b.bin").read_bytes()
     assert len(buf) == 4 * 3073
     # official layout: label, then the R plane, G plane, B plane, each row-major
-    rec = np.frombuffer(buf[3073:2 * 3073], np.uint8)
+    rec = np.frombuffer(buf[3073 : 2 * 3073], np.uint8)
     assert rec[0] == 0
     assert rec[1] == x[1, 0, 0, 0] and rec[2] == x[1, 0, 1, 0] and rec[33] == x[1, 1, 0, 0]
     assert rec[1 + 1024] == x[1, 0, 0, 1] and rec[1 + 2048 + 5] == x[1, 0, 5, 2]
@@ -217,8 +239,10 @@ def test_read_cifar_tar_round_trip(tmp_path):
 
 
 def members_from(train, test):
-    m = {f"cifar-10-batches-bin/data_batch_{i}.bin": cifar_batch_bytes(*b)
-         for i, b in enumerate(train, 1)}
+    m = {
+        f"cifar-10-batches-bin/data_batch_{i}.bin": cifar_batch_bytes(*b)
+        for i, b in enumerate(train, 1)
+    }
     m["cifar-10-batches-bin/test_batch.bin"] = cifar_batch_bytes(*test)
     return m
 
@@ -259,8 +283,9 @@ def test_read_cifar_tar_unsafe_member(tmp_path):
     m = members_from([small_cifar(rng) for _ in range(5)], small_cifar(rng))
     m["../evil.txt"] = b"x"
     with pytest.raises(UnsafeArchiveError) as ei:
-        read_cifar_binary_tar(write_tar_gz(tmp_path / "c.tar.gz", m, add_dirs=False),
-                              tmp_path / "work")
+        read_cifar_binary_tar(
+            write_tar_gz(tmp_path / "c.tar.gz", m, add_dirs=False), tmp_path / "work"
+        )
     assert "../evil.txt" in one_line(ei)
     assert not (tmp_path / "evil.txt").exists()
 
@@ -282,15 +307,20 @@ def test_read_cifar_tar_not_an_archive(tmp_path):
 
 # ------------------------------------------------------------------------ synthetic mirror
 
+
 def test_synthetic_mirror_is_deterministic_balanced_and_learnable(tmp_path):
     kw = dict(n_mnist_train=200, n_mnist_test=100, n_cifar_per_batch=40, n_cifar_test=100)
     make_synthetic_mirror(tmp_path / "a", seed=0, **kw)
     make_synthetic_mirror(tmp_path / "b", seed=0, **kw)
-    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
-                   if p.is_file())
+    files = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
     assert [str(f) for f in files] == [
-        "cifar-10/SHA256SUMS", "cifar-10/cifar-10-binary.tar.gz", "mnist/SHA256SUMS",
-        *[f"mnist/{n}" for n in sorted(MNIST_FILES)]]
+        "cifar-10/SHA256SUMS",
+        "cifar-10/cifar-10-binary.tar.gz",
+        "mnist/SHA256SUMS",
+        *[f"mnist/{n}" for n in sorted(MNIST_FILES)],
+    ]
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
     mnist = load_mnist(tmp_path / "a" / "mnist")
@@ -304,7 +334,17 @@ def test_synthetic_mirror_is_deterministic_balanced_and_learnable(tmp_path):
         mu = np.stack([X[d["y_train"] == k].mean(0) for k in range(10)])
         pred = ((Xt[:, None, :] - mu[None]) ** 2).sum(-1).argmin(1)
         assert (pred == d["y_test"]).mean() > 0.5
-    assert cifar["label_names"] == ["airplane", "automobile", "bird", "cat", "deer", "dog",
-                                    "frog", "horse", "ship", "truck"]
+    assert cifar["label_names"] == [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
     with tarfile.open(tmp_path / "a" / "cifar-10" / "cifar-10-binary.tar.gz") as t:
         assert all(n.startswith("cifar-10-batches-bin") for n in t.getnames())

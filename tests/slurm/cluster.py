@@ -31,9 +31,11 @@ or from a shell (the cluster lives until ``stop``)::
 ``ensure_installed()`` installs the packages with apt-get when they are missing (root
 only); when that is impossible it raises :class:`SlurmUnavailable` with the reason.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -48,8 +50,9 @@ from pathlib import Path
 PACKAGES = ("slurm-wlm", "munge")
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "scontrol", "sinfo", "scancel", "srun")
-SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin",
-                               "/usr/bin", "/bin"])
+SEARCH_PATH = os.pathsep.join(
+    [os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+)
 NODE_NAME = "nplab1"
 PARTITION = "nplab"
 # Seconds slurmctld keeps a finished job (squeue shows it that long). Must be >= 3x the
@@ -97,20 +100,23 @@ def ensure_installed(install: bool = True, timeout: float = 900) -> None:
     if sys.platform != "linux" or which("apt-get") is None:
         raise SlurmUnavailable(f"{what}; no apt-get to install them")
     if os.geteuid() != 0:
-        raise SlurmUnavailable(f"{what}; installing them needs root "
-                               f"(apt-get install {' '.join(PACKAGES)})")
+        raise SlurmUnavailable(
+            f"{what}; installing them needs root (apt-get install {' '.join(PACKAGES)})"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+    ):
         try:
-            res = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                                 timeout=timeout)
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SlurmUnavailable(f"{what}; `{' '.join(cmd)}` failed: {exc}") from exc
         if res.returncode != 0:
             tail = (res.stderr or res.stdout).strip().splitlines()[-3:]
-            raise SlurmUnavailable(f"{what}; `{' '.join(cmd)}` exited {res.returncode}: "
-                                   + " | ".join(tail))
+            raise SlurmUnavailable(
+                f"{what}; `{' '.join(cmd)}` exited {res.returncode}: " + " | ".join(tail)
+            )
     missing = missing_binaries()
     if missing:
         raise SlurmUnavailable(f"still missing after apt-get install: {', '.join(missing)}")
@@ -127,8 +133,9 @@ def _node_hardware() -> tuple[str, int]:
     cpus = os.cpu_count() or 1
     topo, mem = f"CPUs={cpus}", None
     try:
-        out = subprocess.run([which("slurmd") or "slurmd", "-C"], capture_output=True,
-                             text=True, timeout=30).stdout
+        out = subprocess.run(
+            [which("slurmd") or "slurmd", "-C"], capture_output=True, text=True, timeout=30
+        ).stdout
         first = out.splitlines()[0] if out else ""
         fields = dict(f.split("=", 1) for f in first.split() if "=" in f)
         keep = ["CPUs", "Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore"]
@@ -147,8 +154,7 @@ def _node_hardware() -> tuple[str, int]:
 class LocalSlurmCluster:
     """munged + slurmctld + slurmd for one node, all state under ``root``."""
 
-    def __init__(self, root: Path, partition: str = PARTITION,
-                 min_job_age: int = MIN_JOB_AGE):
+    def __init__(self, root: Path, partition: str = PARTITION, min_job_age: int = MIN_JOB_AGE):
         self.root = Path(root)
         self.partition = partition
         self.min_job_age = int(min_job_age)
@@ -163,8 +169,7 @@ class LocalSlurmCluster:
 
     # -- construction ------------------------------------------------------------------
     @classmethod
-    def start_new(cls, root: Path | None = None, timeout: float = 90,
-                  **kw) -> "LocalSlurmCluster":
+    def start_new(cls, root: Path | None = None, timeout: float = 90, **kw) -> LocalSlurmCluster:
         """Create a directory (short: the munge socket path must stay < 108 bytes),
         write the configuration and start the daemons."""
         if root is None:
@@ -188,8 +193,9 @@ class LocalSlurmCluster:
         env = dict(os.environ)
         env["SLURM_CONF"] = str(self.conf)
         env["PATH"] = os.pathsep.join([str(self.bin_dir), SEARCH_PATH])
-        for var in [v for v in env if v.startswith(("SLURM_JOB", "SBATCH_", "SRUN_",
-                                                    "SLURM_CLUSTERS"))]:
+        for var in [
+            v for v in env if v.startswith(("SLURM_JOB", "SBATCH_", "SRUN_", "SLURM_CLUSTERS"))
+        ]:
             env.pop(var)  # not a job context; the plugin warns and strips these otherwise
         return env
 
@@ -213,7 +219,7 @@ class LocalSlurmCluster:
         self.conf.write_text(f"""\
 # Written by tests/slurm/cluster.py: a one-node cluster on localhost.
 ClusterName=nplabtest
-SlurmctldHost={socket.gethostname().split('.')[0]}(127.0.0.1)
+SlurmctldHost={socket.gethostname().split(".")[0]}(127.0.0.1)
 SlurmctldPort={_free_port()}
 SlurmdPort={_free_port()}
 SlurmUser=root
@@ -262,26 +268,35 @@ PartitionName={self.partition} Nodes={NODE_NAME} Default=YES MaxTime=INFINITE St
             if real is None:
                 continue
             shim = self.bin_dir / name
-            shim.write_text(f"#!/bin/sh\n{SHIM_TAG}\n"
-                            f"SLURM_CONF='{self.conf}'\nexport SLURM_CONF\n"
-                            f"printf '%s\\n' \"{name} $*\" >> '{self.client_calls_log}'\n"
-                            f"exec '{real}' \"$@\"\n")
+            shim.write_text(
+                f"#!/bin/sh\n{SHIM_TAG}\n"
+                f"SLURM_CONF='{self.conf}'\nexport SLURM_CONF\n"
+                f"printf '%s\\n' \"{name} $*\" >> '{self.client_calls_log}'\n"
+                f"exec '{real}' \"$@\"\n"
+            )
             os.chmod(shim, 0o755)
 
     # -- daemons -----------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
         out = open(self.root / "log" / f"{name}.stdout", "wb")
         self.procs[name] = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self._daemon_env(), cwd=str(self.root), start_new_session=True)
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self._daemon_env(),
+            cwd=str(self.root),
+            start_new_session=True,
+        )
         out.close()
         self.pids_file.write_text(json.dumps({k: p.pid for k, p in self.procs.items()}))
 
     def _check_alive(self) -> None:
         for name, p in self.procs.items():
             if p.poll() is not None:
-                raise SlurmUnavailable(f"{name} exited with status {p.returncode}:\n"
-                                       + self.logs_tail())
+                raise SlurmUnavailable(
+                    f"{name} exited with status {p.returncode}:\n" + self.logs_tail()
+                )
 
     def _wait(self, what: str, ok, timeout: float) -> None:
         t_end = time.monotonic() + timeout
@@ -290,28 +305,42 @@ PartitionName={self.partition} Nodes={NODE_NAME} Default=YES MaxTime=INFINITE St
             if ok():
                 return
             if time.monotonic() > t_end:
-                raise SlurmUnavailable(f"timed out after {timeout:.0f} s waiting for "
-                                       f"{what}:\n" + self.logs_tail())
+                raise SlurmUnavailable(
+                    f"timed out after {timeout:.0f} s waiting for {what}:\n" + self.logs_tail()
+                )
             time.sleep(0.5)
 
     def client(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a SLURM client command against this cluster."""
-        return subprocess.run([which(argv[0]) or argv[0], *argv[1:]], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [which(argv[0]) or argv[0], *argv[1:]],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start(self, timeout: float = 90) -> None:
         ensure_installed(install=False)
         self.write_config()
         m = self.root / "munge"
-        self._spawn("munged", [
-            which("munged"), "--foreground", "--force",
-            f"--socket={self.munge_socket}", f"--key-file={m / 'munge.key'}",
-            f"--pid-file={m / 'munged.pid'}", f"--seed-file={m / 'munged.seed'}",
-            f"--log-file={self.munged_log}", "--num-threads=2"])
+        self._spawn(
+            "munged",
+            [
+                which("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={self.munge_socket}",
+                f"--key-file={m / 'munge.key'}",
+                f"--pid-file={m / 'munged.pid'}",
+                f"--seed-file={m / 'munged.seed'}",
+                f"--log-file={self.munged_log}",
+                "--num-threads=2",
+            ],
+        )
         self._wait("the munge socket", self.munge_socket.exists, 20)
         self._spawn("slurmctld", [which("slurmctld"), "-D", "-c", "-f", str(self.conf)])
-        self._wait("slurmctld", lambda: "UP" in self.client("scontrol", "ping").stdout,
-                   timeout)
+        self._wait("slurmctld", lambda: "UP" in self.client("scontrol", "ping").stdout, timeout)
         self._spawn("slurmd", [which("slurmd"), "-D", "-N", NODE_NAME, "-f", str(self.conf)])
 
         def node_idle() -> bool:
@@ -346,10 +375,8 @@ PartitionName={self.partition} Nodes={NODE_NAME} Default=YES MaxTime=INFINITE St
     def stop(self, remove: bool = False) -> None:
         """Cancel jobs, stop the daemons by PID, then any slurmstepd they left behind."""
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            try:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 self.client("scancel", "--user", str(os.getuid()), timeout=15)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
         pids = {k: p.pid for k, p in self.procs.items()}
         if not pids and self.pids_file.exists():  # `stop` from another process
             pids = json.loads(self.pids_file.read_text())
@@ -365,7 +392,7 @@ PartitionName={self.partition} Nodes={NODE_NAME} Default=YES MaxTime=INFINITE St
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "LocalSlurmCluster":
+    def __enter__(self) -> LocalSlurmCluster:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -399,10 +426,8 @@ def _terminate(pid: int, proc: subprocess.Popen | None, grace: float = 10) -> No
         while time.monotonic() < t_end and _alive(pid, proc):
             time.sleep(0.1)
     if proc is not None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _marked_pids(root: Path) -> list[int]:

@@ -1,4 +1,5 @@
 """The config schema: defaults, unknown keys, wrong values — each a one-line error."""
+
 from __future__ import annotations
 
 import copy
@@ -29,6 +30,7 @@ def test_quick_config_is_an_overlay_of_the_full_one(repo_root):
     """quick.yaml is merged over config.yaml (Snakemake's --configfile): it may only
     override keys the full config has, and it must shrink the run through `limits`
     while inheriting the experiment tables (same DAG)."""
+
     def keys(d, prefix=""):
         out = set()
         for k, v in d.items():
@@ -47,8 +49,12 @@ def test_quick_config_is_an_overlay_of_the_full_one(repo_root):
 def test_defaults_fill_an_empty_config(schema):
     cfg = validate_config({}, schema)
     assert cfg["seed"] == 0
-    assert cfg["data"]["cifar10"] == {"num_training": 49000, "num_validation": 1000,
-                                      "num_test": 1000, "num_dev": 500}
+    assert cfg["data"]["cifar10"] == {
+        "num_training": 49000,
+        "num_validation": 1000,
+        "num_test": 1000,
+        "num_dev": 500,
+    }
     assert cfg["data"]["mnist"]["val_fraction"] == 0.2
     assert cfg["features"]["hue_bins"] == 10
     assert cfg["data"]["mirror"] is None
@@ -78,8 +84,7 @@ BAD = [
     ("data.timeout", 0, ["data.timeout", "> 0"]),
     ("data.retries", 1.5, ["data.retries", "integer"]),
     ("data.cifar10.num_training", 60000, ["data.cifar10.num_training", "<= 50000", "60000"]),
-    ("data.cifar10.num_validation", 2000, ["num_training + data.cifar10.num_validation",
-                                           "50000"]),
+    ("data.cifar10.num_validation", 2000, ["num_training + data.cifar10.num_validation", "50000"]),
     ("data.cifar10.num_dev", 49001, ["data.cifar10.num_dev", "num_training"]),
     ("data.mnist.val_fraction", 1.5, ["data.mnist.val_fraction", "< 1"]),
     ("data.mnist.num_test", 0, ["data.mnist.num_test", ">= 1"]),

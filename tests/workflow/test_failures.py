@@ -4,6 +4,7 @@ a second run of the whole quick config (determinism).
 All of them work on the session's quick-config run (`quick_run`, tests/conftest.py); the
 jobs they add train a table of their own (`failure_test_*`, from an extra config file) so
 the quick run's own outputs stay as they were."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from compare_outputs import VOLATILE_JSON_KEY, compare_trees, has_volatile_keys, outputs
 from conftest import ROOT, run_snakemake
 
@@ -41,9 +41,22 @@ def _extra_config(wd: Path, name: str, tables: dict, limits: dict | None = None)
 
 
 def _smk(wd: Path, *targets: str, configfiles=(), extra=()) -> list[str]:
-    return [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
-            "--directory", str(wd), "--cores", "2", *extra,
-            "--configfile", "config/quick.yaml", *configfiles]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(wd),
+        "--cores",
+        "2",
+        *extra,
+        "--configfile",
+        "config/quick.yaml",
+        *configfiles,
+    ]
 
 
 def _run_dirs(wd: Path) -> set[str]:
@@ -51,9 +64,18 @@ def _run_dirs(wd: Path) -> set[str]:
 
 
 # A net run that takes several seconds even on 400 examples (the quick limits are lifted).
-SLOW_NET = {"kind": "net", "description": "failure tests: a slow run",
-            "base": {"hidden_dims": [300], "epochs": 60, "batch_size": 20, "lr": 1e-3,
-                     "keep_best": False, "num_train": 400}}
+SLOW_NET = {
+    "kind": "net",
+    "description": "failure tests: a slow run",
+    "base": {
+        "hidden_dims": [300],
+        "epochs": 60,
+        "batch_size": 20,
+        "lr": 1e-3,
+        "keep_best": False,
+        "num_train": 400,
+    },
+}
 NO_LIMITS = {"max_train": 400, "max_epochs": None, "max_iterations": None}
 
 
@@ -99,8 +121,9 @@ def test_diverging_run_is_recorded_shown_and_the_pipeline_completes(quick_run):
     assert best["run"] not in set(bad["run"]) and best["diverged_candidates"] == len(bad)
     html = (res / "report" / "lab_report.html").read_text()
     for variant in bad["variant"]:
-        assert re.search(r'class="diverged">\d+ of \d+ runs diverged[^<]*'
-                         + re.escape(variant), html), variant
+        assert re.search(
+            r'class="diverged">\d+ of \d+ runs diverged[^<]*' + re.escape(variant), html
+        ), variant
 
 
 def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
@@ -110,9 +133,14 @@ def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
     before = _run_dirs(wd)
 
     # 1. SIGTERM to the training job itself: the job fails, Snakemake removes its outputs.
-    proc = subprocess.Popen(_smk(wd, target, configfiles=[cfg]), cwd=wd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        _smk(wd, target, configfiles=[cfg]),
+        cwd=wd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     os.kill(_wait_for_job(wd, "train_net.py"), signal.SIGTERM)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode != 0, out[-2000:]
@@ -122,9 +150,14 @@ def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
 
     # 2. SIGKILL to Snakemake and its jobs (power cut): no cleanup can run, yet no output
     #    exists (every file is written to a temp name and renamed when complete).
-    proc = subprocess.Popen(_smk(wd, target, configfiles=[cfg]), cwd=wd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        _smk(wd, target, configfiles=[cfg]),
+        cwd=wd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     _wait_for_job(wd, "train_net.py")
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -133,19 +166,24 @@ def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
     assert _declared_outputs_exist(wd, new) == []
 
     # 3. The rerun (after the usual `--unlock` of a killed Snakemake) completes.
-    unlock = subprocess.run(_smk(wd, target, configfiles=[cfg], extra=["--unlock"]), cwd=wd,
-                            capture_output=True, text=True, timeout=120)
+    unlock = subprocess.run(
+        _smk(wd, target, configfiles=[cfg], extra=["--unlock"]),
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert unlock.returncode == 0, unlock.stderr[-2000:]
-    done = subprocess.run(_smk(wd, target, configfiles=[cfg]), cwd=wd, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        _smk(wd, target, configfiles=[cfg]), cwd=wd, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(wd / target)
     assert len(table) == 1 and table["train_acc"].notna().all()
     run = table["run"].iloc[0]
     assert all((wd / "results" / "runs" / run / f).exists() for f in RUN_FILES)
     # and no temp file was left behind next to the outputs
-    assert not [p.name for p in (wd / "results" / "runs" / run).iterdir()
-                if p.name.startswith(".")]
+    assert not [p.name for p in (wd / "results" / "runs" / run).iterdir() if p.name.startswith(".")]
 
 
 def _limit_file_size():
@@ -160,14 +198,20 @@ def test_failing_write_fails_the_job_cleanly(quick_run):
     cfg = _extra_config(wd, "failure_write", {"failure_test_write": spec}, NO_LIMITS)
     target = "results/experiments/failure_test_write/runs.csv"
     before = _run_dirs(wd)
-    res = subprocess.run(_smk(wd, target, configfiles=[cfg]), cwd=wd, capture_output=True,
-                         text=True, timeout=600, preexec_fn=_limit_file_size)
+    res = subprocess.run(
+        _smk(wd, target, configfiles=[cfg]),
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=_limit_file_size,
+    )
     log = res.stdout + res.stderr
     assert res.returncode != 0, log[-2000:]
     assert "Error in rule train_net" in log, log[-2000:]
     run = re.search(r"wildcards: run=(net-[0-9a-f]{12})", log).group(1)
     assert run not in before
-    job_log = (wd / "results" / "logs" / "runs" / f"{run}.log")
+    job_log = wd / "results" / "logs" / "runs" / f"{run}.log"
     text = job_log.read_text() if job_log.exists() else log
     assert "File too large" in text or "Errno 27" in text, text[-2000:]
     # nothing Snakemake could take for done, and no temp files
@@ -179,8 +223,11 @@ def test_failing_write_fails_the_job_cleanly(quick_run):
 def _jobs_by_rule(dry_run_stdout: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run: rule -> number of jobs."""
     stats = dry_run_stdout.split("Job stats:")[-1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)
-            if m.group(1) != "total"}
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)
+        if m.group(1) != "total"
+    }
 
 
 def test_changing_one_table_reruns_only_that_branch(quick_run):
@@ -188,8 +235,13 @@ def test_changing_one_table_reruns_only_that_branch(quick_run):
     quick = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     keeps = quick["experiments"]["dropout"]["grid"]["dropout_keep"]
     cfg = _extra_config(wd, "failure_change", {"dropout": {"base": {"lr": 7e-4}}})
-    res = subprocess.run(_smk(wd, configfiles=[cfg], extra=["-n"]), cwd=wd,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        _smk(wd, configfiles=[cfg], extra=["-n"]),
+        cwd=wd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     jobs = _jobs_by_rule(res.stdout)
     # one new training run per dropout setting, the dropout table, and what reads it
@@ -244,16 +296,23 @@ class _Sections(HTMLParser):
 
 
 def _report_numbers(results: Path) -> dict[str, list[str]]:
-    skip = {p.stem for p in (results / "questions").glob("*.json")
-            if has_volatile_keys(json.loads(p.read_text()))}
+    skip = {
+        p.stem
+        for p in (results / "questions").glob("*.json")
+        if has_volatile_keys(json.loads(p.read_text()))
+    }
     parser = _Sections(skip)
     parser.feed((results / "report" / "lab_report.html").read_text())
-    return {sec: re.findall(r"-?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?", " ".join(words))
-            for sec, words in parser.text.items() if sec not in ("performance",)}
+    return {
+        sec: re.findall(r"-?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?", " ".join(words))
+        for sec, words in parser.text.items()
+        if sec not in ("performance",)
+    }
 
 
-def test_two_runs_of_the_quick_config_give_identical_results(quick_run, e2e_mirror,
-                                                             tmp_path_factory):
+def test_two_runs_of_the_quick_config_give_identical_results(
+    quick_run, e2e_mirror, tmp_path_factory
+):
     """A second, independent run of the whole quick config: every metrics table, evidence
     file and array is byte-identical (timing fields aside), and so is every number of the
     report outside timing tables and the performance section; a further invocation has
@@ -261,8 +320,16 @@ def test_two_runs_of_the_quick_config_give_identical_results(quick_run, e2e_mirr
     mirror, _ = e2e_mirror
     wd = tmp_path_factory.mktemp("quick_run_again")
     shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(wd, "--cores", "2", "--configfile", "config/quick.yaml",
-                        "--config", f"mirror={mirror}", timeout=1800)
+    res = run_snakemake(
+        wd,
+        "--cores",
+        "2",
+        "--configfile",
+        "config/quick.yaml",
+        "--config",
+        f"mirror={mirror}",
+        timeout=1800,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
 
     a, b = outputs(quick_run / "results"), outputs(wd / "results")
@@ -271,8 +338,9 @@ def test_two_runs_of_the_quick_config_give_identical_results(quick_run, e2e_mirr
     shared = {k: v for k, v in a.items() if k in b}
     assert sorted(b) == sorted(shared)
     assert sum(k.endswith("metrics.json") for k in b) >= 100
-    differ, _, _ = compare_trees(shared, b, skip=lambda rel: rel.endswith((".png", ".svg",
-                                                                           ".html")))
+    differ, _, _ = compare_trees(
+        shared, b, skip=lambda rel: rel.endswith((".png", ".svg", ".html"))
+    )
     assert not differ, f"outputs differ between two runs of the same config: {differ}"
     na, nb = _report_numbers(quick_run / "results"), _report_numbers(wd / "results")
     assert set(na) == set(nb) and sum(len(v) for v in na.values()) > 300

@@ -1,6 +1,7 @@
 """The linear-classifier and image-features stage (workflow/rules/linear.smk): dry run, config,
 and the outputs of the shared quick-config run (checks, heat maps, summary table, weight
 images, loss curves, misclassified galleries, question evidence)."""
+
 from __future__ import annotations
 
 import csv
@@ -9,35 +10,90 @@ import math
 
 import pytest
 import yaml
-
 from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
 
-GRIDS = ["svm_course", "svm_wide", "svm_long", "softmax_course", "softmax_writeup",
-         "softmax_wide", "softmax_long", "svm_features", "softmax_features"]
+GRIDS = [
+    "svm_course",
+    "svm_wide",
+    "svm_long",
+    "softmax_course",
+    "softmax_writeup",
+    "softmax_wide",
+    "softmax_long",
+    "svm_features",
+    "softmax_features",
+]
 SUMMARY = GRIDS + ["twolayer_features"]
-GOALS = {"svm_wide": 0.39, "svm_long": 0.39, "softmax_wide": 0.40, "softmax_long": 0.40,
-         "twolayer_features": 0.60}
+GOALS = {
+    "svm_wide": 0.39,
+    "svm_long": 0.39,
+    "softmax_wide": 0.40,
+    "softmax_long": 0.40,
+    "twolayer_features": 0.60,
+}
 FEATURE_TABLES = ["twolayer_features", "svm_features"]
 # question id -> keys its evidence must hold (besides id, source, figures, finding)
 QUESTIONS = {
-    "svm-1": ["deltas", "num_mismatches", "coords_with_kink_crossing",
-              "mismatches_at_kink_crossing", "mismatches_without_kink_crossing",
-              "near_kink_terms_within_h", "near_kink_terms_within_band", "max_rel_error",
-              "example_1d_x", "example_1d_analytic", "example_1d_numeric", "h"],
-    "svm-2": ["own_class_corr", "mean_own_class_corr", "mean_other_class_corr",
-              "num_classes_own_mean_best_match", "test_acc", "bluest_template"],
-    "softmax-1": ["num_classes", "expected_loss", "measured_loss", "abs_diff",
-                  "mean_prob_correct", "weight_scales", "loss_by_scale"],
-    "softmax-2": ["svm_loss_contribution", "softmax_loss_contribution", "svm_sum_dev",
-                  "svm_sum_dev_plus_point", "softmax_sum_dev", "softmax_sum_dev_plus_point",
-                  "alpha", "svm_max_hinge_argument"],
-    "softmax-3": ["own_class_corr", "mean_own_class_corr", "mean_other_class_corr",
-                  "num_classes_own_mean_best_match", "test_acc"],
-    "features-1": ["twolayer_per_class_acc", "svm_per_class_acc", "twolayer_top_confused_true",
-                   "twolayer_top_confused_pred", "twolayer_top_confused_count",
-                   "twolayer_top_pairs", "twolayer_within_group_error_fraction",
-                   "twolayer_test_acc", "svm_test_acc"],
+    "svm-1": [
+        "deltas",
+        "num_mismatches",
+        "coords_with_kink_crossing",
+        "mismatches_at_kink_crossing",
+        "mismatches_without_kink_crossing",
+        "near_kink_terms_within_h",
+        "near_kink_terms_within_band",
+        "max_rel_error",
+        "example_1d_x",
+        "example_1d_analytic",
+        "example_1d_numeric",
+        "h",
+    ],
+    "svm-2": [
+        "own_class_corr",
+        "mean_own_class_corr",
+        "mean_other_class_corr",
+        "num_classes_own_mean_best_match",
+        "test_acc",
+        "bluest_template",
+    ],
+    "softmax-1": [
+        "num_classes",
+        "expected_loss",
+        "measured_loss",
+        "abs_diff",
+        "mean_prob_correct",
+        "weight_scales",
+        "loss_by_scale",
+    ],
+    "softmax-2": [
+        "svm_loss_contribution",
+        "softmax_loss_contribution",
+        "svm_sum_dev",
+        "svm_sum_dev_plus_point",
+        "softmax_sum_dev",
+        "softmax_sum_dev_plus_point",
+        "alpha",
+        "svm_max_hinge_argument",
+    ],
+    "softmax-3": [
+        "own_class_corr",
+        "mean_own_class_corr",
+        "mean_other_class_corr",
+        "num_classes_own_mean_best_match",
+        "test_acc",
+    ],
+    "features-1": [
+        "twolayer_per_class_acc",
+        "svm_per_class_acc",
+        "twolayer_top_confused_true",
+        "twolayer_top_confused_pred",
+        "twolayer_top_confused_count",
+        "twolayer_top_pairs",
+        "twolayer_within_group_error_fraction",
+        "twolayer_test_acc",
+        "svm_test_acc",
+    ],
 }
 
 
@@ -48,13 +104,20 @@ def _read_csv(path):
 
 # --------------------------------------------------------------------------- without running
 def test_dry_run_includes_the_linear_jobs(workdir):
-    res = run_snakemake(workdir, "linear", "-n", "--cores", "2", "--configfile",
-                        "config/quick.yaml")
+    res = run_snakemake(
+        workdir, "linear", "-n", "--cores", "2", "--configfile", "config/quick.yaml"
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout + res.stderr
-    for rule in ["linear_checks", "linear_heatmap", "linear_summary", "linear_weights",
-                 "linear_loss", "features_errors",
-                 *[f"question_{q.replace('-', '_')}" for q in QUESTIONS]]:
+    for rule in [
+        "linear_checks",
+        "linear_heatmap",
+        "linear_summary",
+        "linear_weights",
+        "linear_loss",
+        "features_errors",
+        *[f"question_{q.replace('-', '_')}" for q in QUESTIONS],
+    ]:
         assert f"rule {rule}:" in out, rule
 
 
@@ -82,11 +145,12 @@ def test_checks(results):
     assert abs(c["softmax_initial_loss"] - math.log(10)) < 0.1
     assert abs(c["svm_initial_loss"] - 9.0) < 0.5
     cases = {(g["model"], g["implementation"], g["reg"]) for g in c["gradcheck"]}
-    assert cases == {(m, i, r) for m in ("svm", "softmax") for i in ("naive", "vectorized")
-                     for r in (0.0, 50.0)}
+    assert cases == {
+        (m, i, r) for m in ("svm", "softmax") for i in ("naive", "vectorized") for r in (0.0, 50.0)
+    }
     for g in c["gradcheck"]:
         assert g["median_rel_error"] < 1e-6, g
-        if g["model"] == "softmax":          # smooth: every coordinate agrees
+        if g["model"] == "softmax":  # smooth: every coordinate agrees
             assert g["max_rel_error"] < 1e-6, g
     assert c["naive_vs_vectorized_all_agree"] is True
     for a in c["naive_vs_vectorized"]:
@@ -94,7 +158,7 @@ def test_checks(results):
     t = json.loads((results / "linear" / "timings.json").read_text())
     for m in ("svm", "softmax"):
         assert t[m]["naive_s"] > 0 and t[m]["vectorized_s"] > 0 and t[m]["speedup"] > 1
-    assert "timing" not in json.dumps(c) and "_s\"" not in json.dumps(c)
+    assert "timing" not in json.dumps(c) and '_s"' not in json.dumps(c)
 
 
 @pytest.mark.e2e
@@ -113,8 +177,19 @@ def test_figures_exist(results):
 def test_summary_table(results):
     rows = _read_csv(results / "linear" / "summary.csv")
     assert [r["table"] for r in rows] == SUMMARY
-    for col in ("best_variant", "best_run", "best_lr", "best_reg", "val_acc", "test_acc",
-                "anchor_model", "anchor_value", "protocol_note", "goal_test_acc", "meets_goal"):
+    for col in (
+        "best_variant",
+        "best_run",
+        "best_lr",
+        "best_reg",
+        "val_acc",
+        "test_acc",
+        "anchor_model",
+        "anchor_value",
+        "protocol_note",
+        "goal_test_acc",
+        "meets_goal",
+    ):
         assert col in rows[0], col
     for r in rows:
         assert "nan" not in {v.lower() for v in r.values()}, r["table"]
@@ -156,7 +231,9 @@ def test_misclassified(results):
             i = int(r["test_index"])
             assert pred[i] == int(r["predicted_label"]) != int(r["true_label"])
         for c in range(10):
-            shown = [r for r in mine if int(r["predicted_label"]) == c and r["in_gallery"] == "True"]
+            shown = [
+                r for r in mine if int(r["predicted_label"]) == c and r["in_gallery"] == "True"
+            ]
             assert len(shown) <= 8
 
 

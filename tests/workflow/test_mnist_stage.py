@@ -1,6 +1,7 @@
 """The MNIST stage (workflow/rules/mnist.smk): the join with the write-up's numbers and the
 other helpers of nplab_io.mnist on hand-computed cases, the config tables, a dry run, and
 the outputs of the shared quick-config run (tables, figures, evidence, extras)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,34 +12,82 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
+
 from nplab.layers import weight_grad
 from nplab.perceptron import Perceptron
-from nplab_io.mnist import (best_per_group, epochs_to_reach, equivalent_mean_lr, join_table,
-                            loss_noise, loss_per_example, perceptron_summary, split_label,
-                            value_at_time, weight_sparsity)
+from nplab_io.mnist import (
+    best_per_group,
+    epochs_to_reach,
+    equivalent_mean_lr,
+    join_table,
+    loss_noise,
+    loss_per_example,
+    perceptron_summary,
+    split_label,
+    value_at_time,
+    weight_sparsity,
+)
 from nplab_io.runs import expand_experiments
 
 NAMES = ["depth", "loss", "activation", "batching", "optimizers", "regularization"]
-WRITEUP_EXPERIMENT = {"depth": "depth", "activation": "activation", "batching": "batching",
-                      "optimizers": "optimizer", "regularization": "regularization"}
+WRITEUP_EXPERIMENT = {
+    "depth": "depth",
+    "activation": "activation",
+    "batching": "batching",
+    "optimizers": "optimizer",
+    "regularization": "regularization",
+}
 QUESTIONS = {
-    "mnist-1": ["faithful_one_test_acc_200", "faithful_two_test_acc_200", "tuned_one_test_acc_200",
-                "faithful_two_init_activation_std", "time_ratio_two_over_one", "two_worse_faithful"],
-    "mnist-2": ["uniform_ce_grad_norm", "uniform_mse_grad_norm", "uniform_grad_ratio_ce_over_mse",
-                "faithful_cross_entropy_final_val_acc", "faithful_mse_final_val_acc", "tuned_mse_lr"],
-    "mnist-3": ["sigmoid_init_frac_saturated", "sigmoid_final_frac_saturated",
-                "tanh_final_frac_saturated", "relu_final_frac_saturated", "sigmoid_max_local_grad",
-                "faithful_sigmoid_gap_to_worst_other"],
-    "mnist-4": ["faithful_common_budget_s", "faithful_BGD_val_at_budget", "faithful_SGD_updates",
-                "faithful_furthest_at_budget", "tuned_furthest_at_budget"],
-    "mnist-5": ["momentum_effective_mean_lr", "plain_mean_lr", "Momentum_faithful_test_acc",
-                "RMSprop_tuned_test_acc", "faithful_RMSprop_beats_plain", "adam_gap_stated_lr",
-                "adam_gap_10x_step", "Adam 10x step_faithful_test_acc"],
-    "mnist-6": ["L1+Adagrad_frac_near_zero", "none+Adagrad_frac_near_zero", "L2+RMSprop_l2_norm",
-                "L1+RMSprop_gap_change", "gap_shrinks_count"],
+    "mnist-1": [
+        "faithful_one_test_acc_200",
+        "faithful_two_test_acc_200",
+        "tuned_one_test_acc_200",
+        "faithful_two_init_activation_std",
+        "time_ratio_two_over_one",
+        "two_worse_faithful",
+    ],
+    "mnist-2": [
+        "uniform_ce_grad_norm",
+        "uniform_mse_grad_norm",
+        "uniform_grad_ratio_ce_over_mse",
+        "faithful_cross_entropy_final_val_acc",
+        "faithful_mse_final_val_acc",
+        "tuned_mse_lr",
+    ],
+    "mnist-3": [
+        "sigmoid_init_frac_saturated",
+        "sigmoid_final_frac_saturated",
+        "tanh_final_frac_saturated",
+        "relu_final_frac_saturated",
+        "sigmoid_max_local_grad",
+        "faithful_sigmoid_gap_to_worst_other",
+    ],
+    "mnist-4": [
+        "faithful_common_budget_s",
+        "faithful_BGD_val_at_budget",
+        "faithful_SGD_updates",
+        "faithful_furthest_at_budget",
+        "tuned_furthest_at_budget",
+    ],
+    "mnist-5": [
+        "momentum_effective_mean_lr",
+        "plain_mean_lr",
+        "Momentum_faithful_test_acc",
+        "RMSprop_tuned_test_acc",
+        "faithful_RMSprop_beats_plain",
+        "adam_gap_stated_lr",
+        "adam_gap_10x_step",
+        "Adam 10x step_faithful_test_acc",
+    ],
+    "mnist-6": [
+        "L1+Adagrad_frac_near_zero",
+        "none+Adagrad_frac_near_zero",
+        "L2+RMSprop_l2_norm",
+        "L1+RMSprop_gap_change",
+        "gap_shrinks_count",
+    ],
 }
 
 
@@ -63,15 +112,21 @@ def test_equivalent_mean_lr():
     assert equivalent_mean_lr(1e-5, 48000, "sgd") == pytest.approx(0.48)
     assert equivalent_mean_lr(1e-4, 6000, "sgd") == pytest.approx(0.6)
     assert equivalent_mean_lr(1e-5, 6000, "sgd_momentum") == pytest.approx(0.06)
-    assert equivalent_mean_lr(0.1, 6000, "adagrad") == 0.1          # scale-invariant
+    assert equivalent_mean_lr(0.1, 6000, "adagrad") == 0.1  # scale-invariant
     assert equivalent_mean_lr(1e-5, 6000, "adam_no_bias_correction") == 1e-5
     with pytest.raises(ValueError):
         equivalent_mean_lr(1e-5, 0, "sgd")
 
 
 def _runs(rows):
-    base = {"diverged": False, "reg": 0.0, "optimizer": "sgd", "batch_size": "full",
-            "num_train_used": 100, "reduction": "sum"}
+    base = {
+        "diverged": False,
+        "reg": 0.0,
+        "optimizer": "sgd",
+        "batch_size": "full",
+        "num_train_used": 100,
+        "reduction": "sum",
+    }
     return pd.DataFrame([dict(base, **r) for r in rows])
 
 
@@ -80,33 +135,108 @@ def _curves(rows):
 
 
 def test_join_table_hand_case():
-    seed = pd.DataFrame([
-        {"source": "mnist_lab", "experiment": "depth", "variant": "1 hidden", "lr": 1e-5,
-         "epochs": 100, "wall_time_s": 79.15, "test_acc": 0.9176, "train_acc": np.nan, "note": "x"},
-        {"source": "mnist_lab", "experiment": "depth", "variant": "1 hidden", "lr": 1e-5,
-         "epochs": 200, "wall_time_s": 162.64, "test_acc": 0.9374, "train_acc": np.nan, "note": np.nan},
-        {"source": "other", "experiment": "depth", "variant": "1 hidden", "lr": 1, "epochs": 100,
-         "wall_time_s": 1, "test_acc": 0.1, "train_acc": 0.1, "note": ""},
-    ])
-    f_runs = _runs([{"variant": "1 hidden", "run": "f1", "lr": 1e-5, "epochs": 200,
-                     "test_acc": 0.93, "train_acc": 0.94, "val_acc": 0.935, "wall_time_s": 80.0,
-                     "test_acc_epoch100": 0.91, "train_acc_epoch100": 0.915,
-                     "elapsed_epoch100_s": 40.0}])
+    seed = pd.DataFrame(
+        [
+            {
+                "source": "mnist_lab",
+                "experiment": "depth",
+                "variant": "1 hidden",
+                "lr": 1e-5,
+                "epochs": 100,
+                "wall_time_s": 79.15,
+                "test_acc": 0.9176,
+                "train_acc": np.nan,
+                "note": "x",
+            },
+            {
+                "source": "mnist_lab",
+                "experiment": "depth",
+                "variant": "1 hidden",
+                "lr": 1e-5,
+                "epochs": 200,
+                "wall_time_s": 162.64,
+                "test_acc": 0.9374,
+                "train_acc": np.nan,
+                "note": np.nan,
+            },
+            {
+                "source": "other",
+                "experiment": "depth",
+                "variant": "1 hidden",
+                "lr": 1,
+                "epochs": 100,
+                "wall_time_s": 1,
+                "test_acc": 0.1,
+                "train_acc": 0.1,
+                "note": "",
+            },
+        ]
+    )
+    f_runs = _runs(
+        [
+            {
+                "variant": "1 hidden",
+                "run": "f1",
+                "lr": 1e-5,
+                "epochs": 200,
+                "test_acc": 0.93,
+                "train_acc": 0.94,
+                "val_acc": 0.935,
+                "wall_time_s": 80.0,
+                "test_acc_epoch100": 0.91,
+                "train_acc_epoch100": 0.915,
+                "elapsed_epoch100_s": 40.0,
+            }
+        ]
+    )
     f_curves = _curves([("f1", 100, 0.905), ("f1", 200, 0.935)])
-    t_runs = _runs([
-        {"variant": "1 hidden, lr=0.25", "run": "t1", "lr": 0.25, "epochs": 200, "test_acc": 0.95,
-         "train_acc": 0.96, "val_acc": 0.95, "wall_time_s": 81.0, "test_acc_epoch100": 0.90,
-         "train_acc_epoch100": 0.9, "elapsed_epoch100_s": 41.0, "reduction": "mean"},
-        {"variant": "1 hidden, lr=0.5", "run": "t2", "lr": 0.5, "epochs": 200, "test_acc": 0.94,
-         "train_acc": 0.95, "val_acc": 0.94, "wall_time_s": 82.0, "test_acc_epoch100": 0.92,
-         "train_acc_epoch100": 0.93, "elapsed_epoch100_s": 42.0, "reduction": "mean"},
-    ])
+    t_runs = _runs(
+        [
+            {
+                "variant": "1 hidden, lr=0.25",
+                "run": "t1",
+                "lr": 0.25,
+                "epochs": 200,
+                "test_acc": 0.95,
+                "train_acc": 0.96,
+                "val_acc": 0.95,
+                "wall_time_s": 81.0,
+                "test_acc_epoch100": 0.90,
+                "train_acc_epoch100": 0.9,
+                "elapsed_epoch100_s": 41.0,
+                "reduction": "mean",
+            },
+            {
+                "variant": "1 hidden, lr=0.5",
+                "run": "t2",
+                "lr": 0.5,
+                "epochs": 200,
+                "test_acc": 0.94,
+                "train_acc": 0.95,
+                "val_acc": 0.94,
+                "wall_time_s": 82.0,
+                "test_acc_epoch100": 0.92,
+                "train_acc_epoch100": 0.93,
+                "elapsed_epoch100_s": 42.0,
+                "reduction": "mean",
+            },
+        ]
+    )
     # at epoch 100 t2 is better on val, at epoch 200 t1 is
     t_curves = _curves([("t1", 100, 0.90), ("t1", 200, 0.95), ("t2", 100, 0.92), ("t2", 200, 0.94)])
-    df = join_table("depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000,
-                    extra_rows=[("1 hidden", 300, "our own row")])
-    assert list(zip(df["variant"], df["epochs"])) == [("1 hidden", 100), ("1 hidden", 200),
-                                                       ("1 hidden", 300)]
+    df = join_table(
+        "depth",
+        seed,
+        (f_runs, f_curves),
+        (t_runs, t_curves),
+        n_train=48000,
+        extra_rows=[("1 hidden", 300, "our own row")],
+    )
+    assert list(zip(df["variant"], df["epochs"])) == [
+        ("1 hidden", 100),
+        ("1 hidden", 200),
+        ("1 hidden", 300),
+    ]
     r100, r200, r300 = (df.iloc[i] for i in range(3))
     assert r100["writeup_test_acc"] == 0.9176 and r100["writeup_wall_time_s"] == 79.15
     assert r100["faithful_test_acc"] == 0.91 and r100["faithful_wall_time_s"] == 40.0
@@ -114,34 +244,73 @@ def test_join_table_hand_case():
     assert r100["tuned_run"] == "t2" and r100["tuned_lr"] == 0.5 and r100["tuned_test_acc"] == 0.92
     assert r200["faithful_test_acc"] == 0.93 and r200["faithful_wall_time_s"] == 80.0
     assert r200["tuned_run"] == "t1" and r200["tuned_test_acc"] == 0.95
-    assert r200["tuned_candidates"] == 2 and "tuned lr 0.25 chosen on val from 2 runs" in r200["note"]
+    assert (
+        r200["tuned_candidates"] == 2 and "tuned lr 0.25 chosen on val from 2 runs" in r200["note"]
+    )
     assert r100["batch_size"] == 48000 and r100["equivalent_mean_lr"] == pytest.approx(0.48)
     assert r100["note"].startswith("x")
     # no write-up number and no run reached 300 epochs: empty, not invented
     assert pd.isna(r300["writeup_test_acc"]) and pd.isna(r300["faithful_test_acc"])
     assert r300["note"] == "our own row" and "our own row" not in r200["note"]
     with pytest.raises(ValueError, match="extra row"):
-        join_table("depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000,
-                   extra_rows=[("1 hidden",)])
+        join_table(
+            "depth",
+            seed,
+            (f_runs, f_curves),
+            (t_runs, t_curves),
+            n_train=48000,
+            extra_rows=[("1 hidden",)],
+        )
     # the quick config's epoch cap: rows read after min(epochs, cap) epochs
-    capped = join_table("depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000,
-                        max_epochs=200)
+    capped = join_table(
+        "depth", seed, (f_runs, f_curves), (t_runs, t_curves), n_train=48000, max_epochs=200
+    )
     assert list(capped["epochs_run"]) == [100, 200]
 
 
 def test_join_picks_reg_on_val_and_skips_diverged():
     seed = _seed()
-    runs = _runs([
-        {"variant": "L2+Adagrad, reg=1", "run": "a", "lr": 0.1, "reg": 1.0, "epochs": 100,
-         "test_acc": 0.97, "train_acc": 0.98, "val_acc": 0.96, "optimizer": "adagrad",
-         "batch_size": "6000"},
-        {"variant": "L2+Adagrad, reg=10", "run": "b", "lr": 0.1, "reg": 10.0, "epochs": 100,
-         "test_acc": 0.975, "train_acc": 0.976, "val_acc": 0.97, "optimizer": "adagrad",
-         "batch_size": "6000"},
-        {"variant": "L2+Adagrad, reg=100", "run": "c", "lr": 0.1, "reg": 100.0, "epochs": 100,
-         "test_acc": 0.99, "train_acc": 0.99, "val_acc": 0.99, "optimizer": "adagrad",
-         "batch_size": "6000", "diverged": True},
-    ])
+    runs = _runs(
+        [
+            {
+                "variant": "L2+Adagrad, reg=1",
+                "run": "a",
+                "lr": 0.1,
+                "reg": 1.0,
+                "epochs": 100,
+                "test_acc": 0.97,
+                "train_acc": 0.98,
+                "val_acc": 0.96,
+                "optimizer": "adagrad",
+                "batch_size": "6000",
+            },
+            {
+                "variant": "L2+Adagrad, reg=10",
+                "run": "b",
+                "lr": 0.1,
+                "reg": 10.0,
+                "epochs": 100,
+                "test_acc": 0.975,
+                "train_acc": 0.976,
+                "val_acc": 0.97,
+                "optimizer": "adagrad",
+                "batch_size": "6000",
+            },
+            {
+                "variant": "L2+Adagrad, reg=100",
+                "run": "c",
+                "lr": 0.1,
+                "reg": 100.0,
+                "epochs": 100,
+                "test_acc": 0.99,
+                "train_acc": 0.99,
+                "val_acc": 0.99,
+                "optimizer": "adagrad",
+                "batch_size": "6000",
+                "diverged": True,
+            },
+        ]
+    )
     curves = _curves([("a", 100, 0.96), ("b", 100, 0.97), ("c", 100, 0.99)])
     df = join_table("regularization", seed, (runs, curves), (runs, curves), n_train=48000)
     row = df[df["variant"] == "L2+Adagrad"].iloc[0]
@@ -149,19 +318,24 @@ def test_join_picks_reg_on_val_and_skips_diverged():
     assert row["faithful_candidates"] == 2
     assert row["writeup_test_acc"] == 0.9695
     assert row["equivalent_mean_lr"] == 0.1 and row["batch_size"] == 6000
-    assert len(df) == 6                          # every write-up row of the table
+    assert len(df) == 6  # every write-up row of the table
     assert df[df["variant"] != "L2+Adagrad"]["faithful_run"].isna().all()
 
 
 def test_best_per_group_and_loss_per_example():
-    runs = _runs([{"variant": "relu, lr=1", "run": "a", "val_acc": 0.5, "lr": 1.0},
-                  {"variant": "relu, lr=2", "run": "b", "val_acc": 0.6, "lr": 2.0, "diverged": True},
-                  {"variant": "tanh", "run": "c", "val_acc": 0.4, "lr": 1.0}])
+    runs = _runs(
+        [
+            {"variant": "relu, lr=1", "run": "a", "val_acc": 0.5, "lr": 1.0},
+            {"variant": "relu, lr=2", "run": "b", "val_acc": 0.6, "lr": 2.0, "diverged": True},
+            {"variant": "tanh", "run": "c", "val_acc": 0.4, "lr": 1.0},
+        ]
+    )
     sel = best_per_group(runs)
     assert list(sel) == ["relu", "tanh"] and sel["relu"]["run"] == "a"
     loss = np.array([200.0, 100.0])
-    assert list(loss_per_example(loss, {"reduction": "sum", "batch_size": "full",
-                                        "num_train_used": 100})) == [2.0, 1.0]
+    assert list(
+        loss_per_example(loss, {"reduction": "sum", "batch_size": "full", "num_train_used": 100})
+    ) == [2.0, 1.0]
     assert list(loss_per_example(loss, {"reduction": "sum", "batch_size": "50"})) == [4.0, 2.0]
     assert loss_per_example(loss, {"reduction": "mean", "batch_size": 50}) is loss
 
@@ -174,7 +348,11 @@ def test_small_helpers():
     n = loss_noise([1.0, 2.0, 1.0])
     assert n["increase_frac"] == 0.5 and n["mean_abs_log_change"] == pytest.approx(math.log(2))
     s = weight_sparsity(np.array([0.0, 0.0005, -3.0, 4.0]), 1e-3)
-    assert s == {"frac_near_zero": 0.5, "l1": pytest.approx(7.0005), "l2": pytest.approx(5.0, abs=1e-6)}
+    assert s == {
+        "frac_near_zero": 0.5,
+        "l1": pytest.approx(7.0005),
+        "l2": pytest.approx(5.0, abs=1e-6),
+    }
 
 
 def test_perceptron_summary_hand_case():
@@ -227,13 +405,19 @@ def test_mnist_tables_cover_every_writeup_row(cfg):
 
 
 def test_faithful_and_tuned_settings(cfg):
-    exp = expand_experiments({k: v for k, v in cfg["experiments"].items() if k.startswith("mnist_")})
+    exp = expand_experiments(
+        {k: v for k, v in cfg["experiments"].items() if k.startswith("mnist_")}
+    )
     for table, runs in exp.items():
         if table in ("mnist_best",) or table.startswith("mnist_extras"):
             continue
         for r in runs:
             s = r["spec"]
-            assert s["data"] == "mnist/scaled" and s["weight_scale"] == 0.01 and s["init"] == "gaussian"
+            assert (
+                s["data"] == "mnist/scaled"
+                and s["weight_scale"] == 0.01
+                and s["init"] == "gaussian"
+            )
             assert s["hidden_dims"] in ([256], [256, 128]) and s["test"] is True
             assert s["reduction"] == ("mean" if table.startswith("mnist_tuned_") else "sum"), table
     by = {r["variant"]: r["spec"] for r in exp["mnist_batching"]}
@@ -251,8 +435,14 @@ def test_dry_run_includes_the_mnist_jobs(workdir):
     res = run_snakemake(workdir, "mnist", "-n", "--cores", "2", "--configfile", "config/quick.yaml")
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout + res.stderr
-    for rule in ["mnist_table", "mnist_best_table", "mnist_figure", "extras_table",
-                 "extras_perceptron", *[f"question_{q.replace('-', '_')}" for q in QUESTIONS]]:
+    for rule in [
+        "mnist_table",
+        "mnist_best_table",
+        "mnist_figure",
+        "extras_table",
+        "extras_perceptron",
+        *[f"question_{q.replace('-', '_')}" for q in QUESTIONS],
+    ]:
         assert f"rule {rule}:" in out, rule
 
 
@@ -292,10 +482,12 @@ def test_mnist_tables(results):
             if r["writeup_test_acc"]:
                 assert 0.5 < float(r["writeup_test_acc"]) < 1
             if diagnostic:
-                assert "not the write-up's" in r["note"] and "= the run's lr" in r["note"], r["note"]
+                assert "not the write-up's" in r["note"] and "= the run's lr" in r["note"], r[
+                    "note"
+                ]
         assert set(DIAGNOSTIC_ROWS.get(name, ())) <= {r["variant"] for r in rows}, name
         best = max(float(r["tuned_test_acc"]) for r in rows if r["tuned_test_acc"])
-        assert best > 0.1, (name, best)                        # above chance (10 digits)
+        assert best > 0.1, (name, best)  # above chance (10 digits)
 
 
 @pytest.mark.e2e
@@ -304,8 +496,14 @@ def test_mnist_best_and_figures(results):
     assert any(r["source"] == "mnist_best" for r in rows)
     assert [int(r["rank_by_val"]) for r in rows] == list(range(1, len(rows) + 1))
     assert max(float(r["test_acc"]) for r in rows) > 0.1
-    for name in ("depth_curves", "loss_curves", "activation_curves", "batching_time",
-                 "optimizer_curves", "regularization_curves"):
+    for name in (
+        "depth_curves",
+        "loss_curves",
+        "activation_curves",
+        "batching_time",
+        "optimizer_curves",
+        "regularization_curves",
+    ):
         for fmt in ("png", "svg"):
             p = results / "figures" / "mnist" / f"{name}.{fmt}"
             assert p.is_file() and p.stat().st_size > 1000, p
@@ -351,7 +549,8 @@ def test_extras(results):
             assert float(r["lr_last_epoch"]) <= float(r["lr_first_epoch"])
     init = _read_csv(results / "extras" / "init.csv")
     assert {(r["activation"], r["init"]) for r in init} == {
-        (a, i) for a in ("relu", "tanh") for i in ("gaussian", "uniform", "xavier", "he")}
+        (a, i) for a in ("relu", "tanh") for i in ("gaussian", "uniform", "xavier", "he")
+    }
     assert {int(r["layer"]) for r in init} == set(range(1, 7))
     (p,) = _read_csv(results / "extras" / "perceptron.csv")
     assert p["digits"] == "0 vs 1" and p["converged"] == "True"
@@ -366,9 +565,10 @@ def test_adaptive_rules_flush_subnormals(rule):
     # a weight only an L2 penalty pulls on shrinks geometrically under the adaptive rules;
     # subnormal values (which make BLAS 10-100x slower) must be flushed to 0
     from nplab.optim import OPTIMIZERS
+
     tiny = np.finfo(np.float32).tiny
     w = np.array([1e-3, -2e-3, 0.5, 0.0], dtype=np.float32)
-    w[2] = tiny / 4                                       # already subnormal
+    w[2] = tiny / 4  # already subnormal
     config = {"learning_rate": 1e-3}
     for _ in range(3000):
         w, config = OPTIMIZERS[rule](w, 10.0 * w, config)
@@ -381,6 +581,7 @@ def test_adaptive_rules_flush_subnormals(rule):
 
 def test_mean_difference_separator_hand_case():
     from nplab_io.mnist import mean_difference_separator
+
     X = np.array([[2.0], [4.0], [-1.0]])
     y = np.array([1, 1, 0])
     w, b = mean_difference_separator(X, y)

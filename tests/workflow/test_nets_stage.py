@@ -1,5 +1,6 @@
 """The nets stage (workflow/rules/nets.smk): dry run, config, and the outputs of the shared
 quick-config run (gradient check, figures, summary table, question evidence)."""
+
 from __future__ import annotations
 
 import csv
@@ -8,41 +9,118 @@ import math
 
 import pytest
 import yaml
-
 from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
 
-TABLES = ["twolayer_default", "twolayer_search", "twolayer_data_size", "fc_overfit",
-          "fc_init_scale", "fc_optimizers", "bn_init_scale", "bn_batch_size", "ln_width",
-          "dropout", "fc_best"]
-FIGURES = ["twolayer_default_curves", "twolayer_weights", "twolayer_search", "fc_overfit",
-           "fc_init_scale", "fc_optimizers", "bn_init_scale", "bn_batch_size", "ln_width",
-           "dropout_curves", "fc_best_curves"]
+TABLES = [
+    "twolayer_default",
+    "twolayer_search",
+    "twolayer_data_size",
+    "fc_overfit",
+    "fc_init_scale",
+    "fc_optimizers",
+    "bn_init_scale",
+    "bn_batch_size",
+    "ln_width",
+    "dropout",
+    "fc_best",
+]
+FIGURES = [
+    "twolayer_default_curves",
+    "twolayer_weights",
+    "twolayer_search",
+    "fc_overfit",
+    "fc_init_scale",
+    "fc_optimizers",
+    "bn_init_scale",
+    "bn_batch_size",
+    "ln_width",
+    "dropout_curves",
+    "fc_best_curves",
+]
 # question id -> keys its evidence must hold (besides id, source, figures, finding)
 QUESTIONS = {
-    "twolayer-1": ["sigmoid_grad_max", "sigmoid_saturates_beyond_abs_x", "relu_frac_exactly_zero",
-                   "leaky_relu_grad_min", "default_net_final_frac_zero",
-                   "default_net_final_frac_dead_units", "best_net_final_frac_zero",
-                   "best_net_final_frac_dead_units"],
-    "twolayer-2": ["data_size_num_train", "data_size_gap", "hidden_sizes", "hidden_mean_gap",
-                   "regs", "reg_mean_gap", "more_data_gap_change", "more_reg_gap_change"],
-    "fcnet-1": ["weight_scales", "depth3_num_reach_100", "depth5_num_reach_100",
-                "depth3_num_diverged", "depth5_num_diverged", "depth3_best_scale",
-                "depth5_best_scale", "deeper_is_more_sensitive"],
-    "fcnet-2": ["adagrad_eff_lr_first", "adagrad_eff_lr_last", "adagrad_eff_lr_ratio",
-                "adam_eff_lr_first", "adam_eff_lr_last", "adam_eff_lr_ratio",
-                "adagrad_rel_update_first10pct", "adam_rel_update_last10pct"],
-    "bn-1": ["trains_threshold_train_acc", "batchnorm_num_trains", "none_num_trains",
-             "batchnorm_best_val_acc", "none_best_val_acc", "batchnorm_wider_range"],
-    "bn-2": ["batch_sizes", "batchnorm_val_acc", "layernorm_val_acc", "none_val_acc",
-             "batchnorm_drop_at_smallest_batch", "layernorm_drop_at_smallest_batch"],
-    "bn-3": ["mapping", "subtract_mean_image_feature_mean_abs_max",
-             "image_rgb_sum_to_one_example_sum_spread", "raw_feature_mean_abs_max",
-             "batchnorm_like", "layernorm_like", "neither"],
-    "bn-4": ["widths", "small_widths", "layernorm_small_mean_val_acc",
-             "batchnorm_small_mean_val_acc", "none_small_mean_val_acc", "ln_minus_batchnorm_small"],
-    "dropout-1": ["p", "mean_test", "mean_train_divided", "mean_train_not_divided",
-                  "ratio_train_to_test_divided", "ratio_train_to_test_not_divided"],
+    "twolayer-1": [
+        "sigmoid_grad_max",
+        "sigmoid_saturates_beyond_abs_x",
+        "relu_frac_exactly_zero",
+        "leaky_relu_grad_min",
+        "default_net_final_frac_zero",
+        "default_net_final_frac_dead_units",
+        "best_net_final_frac_zero",
+        "best_net_final_frac_dead_units",
+    ],
+    "twolayer-2": [
+        "data_size_num_train",
+        "data_size_gap",
+        "hidden_sizes",
+        "hidden_mean_gap",
+        "regs",
+        "reg_mean_gap",
+        "more_data_gap_change",
+        "more_reg_gap_change",
+    ],
+    "fcnet-1": [
+        "weight_scales",
+        "depth3_num_reach_100",
+        "depth5_num_reach_100",
+        "depth3_num_diverged",
+        "depth5_num_diverged",
+        "depth3_best_scale",
+        "depth5_best_scale",
+        "deeper_is_more_sensitive",
+    ],
+    "fcnet-2": [
+        "adagrad_eff_lr_first",
+        "adagrad_eff_lr_last",
+        "adagrad_eff_lr_ratio",
+        "adam_eff_lr_first",
+        "adam_eff_lr_last",
+        "adam_eff_lr_ratio",
+        "adagrad_rel_update_first10pct",
+        "adam_rel_update_last10pct",
+    ],
+    "bn-1": [
+        "trains_threshold_train_acc",
+        "batchnorm_num_trains",
+        "none_num_trains",
+        "batchnorm_best_val_acc",
+        "none_best_val_acc",
+        "batchnorm_wider_range",
+    ],
+    "bn-2": [
+        "batch_sizes",
+        "batchnorm_val_acc",
+        "layernorm_val_acc",
+        "none_val_acc",
+        "batchnorm_drop_at_smallest_batch",
+        "layernorm_drop_at_smallest_batch",
+    ],
+    "bn-3": [
+        "mapping",
+        "subtract_mean_image_feature_mean_abs_max",
+        "image_rgb_sum_to_one_example_sum_spread",
+        "raw_feature_mean_abs_max",
+        "batchnorm_like",
+        "layernorm_like",
+        "neither",
+    ],
+    "bn-4": [
+        "widths",
+        "small_widths",
+        "layernorm_small_mean_val_acc",
+        "batchnorm_small_mean_val_acc",
+        "none_small_mean_val_acc",
+        "ln_minus_batchnorm_small",
+    ],
+    "dropout-1": [
+        "p",
+        "mean_test",
+        "mean_train_divided",
+        "mean_train_not_divided",
+        "ratio_train_to_test_divided",
+        "ratio_train_to_test_not_divided",
+    ],
     "dropout-2": ["keep", "train_acc", "val_acc", "gap", "gap_reduction", "dropout_reduces_gap"],
 }
 
@@ -57,8 +135,13 @@ def test_dry_run_includes_the_nets_jobs(workdir):
     res = run_snakemake(workdir, "nets", "-n", "--cores", "2", "--configfile", "config/quick.yaml")
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout + res.stderr
-    for rule in ["nets_gradcheck", "nets_figure", "nets_summary", "nets_step_sizes",
-                 *[f"question_{q.replace('-', '_')}" for q in QUESTIONS]]:
+    for rule in [
+        "nets_gradcheck",
+        "nets_figure",
+        "nets_summary",
+        "nets_step_sizes",
+        *[f"question_{q.replace('-', '_')}" for q in QUESTIONS],
+    ]:
         assert f"rule {rule}:" in out, rule
 
 
@@ -107,21 +190,30 @@ def test_figures_exist(results):
 def test_summary_table(results):
     rows = _read_csv(results / "nets" / "summary.csv")
     assert [r["table"] for r in rows] == TABLES
-    for col in ("best_variant", "best_run", "train_acc", "val_acc", "test_acc", "test_source",
-                "anchor_model", "anchor_value", "protocol_note"):
+    for col in (
+        "best_variant",
+        "best_run",
+        "train_acc",
+        "val_acc",
+        "test_acc",
+        "test_source",
+        "anchor_model",
+        "anchor_value",
+        "protocol_note",
+    ):
         assert col in rows[0], col
     for r in rows:
         for col in ("train_acc", "val_acc"):
             v = float(r[col])
             assert 0.0 <= v <= 1.0 and not math.isnan(v), (r["table"], col)
         assert r["protocol_note"]
-        if r["table"] in ("twolayer_search", "fc_best"):      # the tables with select
+        if r["table"] in ("twolayer_search", "fc_best"):  # the tables with select
             best = json.loads((results / "experiments" / r["table"] / "best.json").read_text())
             assert float(r["test_acc"]) == pytest.approx(best["test_acc"])
             assert r["best_run"] == best["run"]
             assert r["anchor_model"] and 0 < float(r["anchor_value"]) < 1
         else:
-            assert r["test_acc"] == ""                         # never evaluated on test
+            assert r["test_acc"] == ""  # never evaluated on test
 
 
 @pytest.mark.e2e
@@ -135,7 +227,11 @@ def test_step_sizes(results):
             for col in ("rel_update", "eff_lr_median", "grad_norm", "loss"):
                 assert math.isfinite(float(r[col])) and float(r[col]) >= 0
     # AdaGrad's cache only grows: every coordinate's rate, hence the median, never increases
-    ada = [float(r["eff_lr_median"]) for r in rows if r["optimizer"] == "adagrad" and r["param"] == "W1"]
+    ada = [
+        float(r["eff_lr_median"])
+        for r in rows
+        if r["optimizer"] == "adagrad" and r["param"] == "W1"
+    ]
     assert all(b <= a * (1 + 1e-12) for a, b in zip(ada, ada[1:]))
 
 
@@ -171,8 +267,9 @@ def test_question_specifics(results):
     assert b3["mapping"]["row_rgb_sum_to_one"].startswith("layer norm")
     assert b3["mapping"]["binarize"] == "neither"
     d1 = ev["dropout-1"]
-    for p, r_div, r_no in zip(d1["p"], d1["ratio_train_to_test_divided"],
-                              d1["ratio_train_to_test_not_divided"]):
+    for p, r_div, r_no in zip(
+        d1["p"], d1["ratio_train_to_test_divided"], d1["ratio_train_to_test_not_divided"]
+    ):
         assert 0 < p < 1
         assert r_no == pytest.approx(p * r_div, rel=1e-6)
         assert r_div == pytest.approx(1.0, abs=0.1)

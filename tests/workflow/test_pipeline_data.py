@@ -1,4 +1,5 @@
 """The data stage of the workflow: dry run, bad config, end-to-end run, corrupt mirror."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_snakemake
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -18,8 +18,16 @@ def test_dry_run_of_the_whole_dag(workdir):
     res = run_snakemake(workdir, "-n", "--cores", "2", "--quiet", "rules")
     assert res.returncode == 0, res.stderr[-2000:]
     text = res.stdout + res.stderr
-    for rule in ["download", "load_dataset", "split", "mean_image", "preprocess",
-                 "data_figures", "features", "all"]:
+    for rule in [
+        "download",
+        "load_dataset",
+        "split",
+        "mean_image",
+        "preprocess",
+        "data_figures",
+        "features",
+        "all",
+    ]:
         assert rule in text, f"rule {rule} missing from the dry run:\n{text[-3000:]}"
 
 
@@ -43,8 +51,16 @@ def data_run(tmp_path_factory, e2e_mirror):
     mirror, kind = e2e_mirror
     wd = tmp_path_factory.mktemp("e2e_data")
     shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(wd, "data", "--cores", "2", "--configfile", "config/quick.yaml",
-                        "--config", f"mirror={mirror}")
+    res = run_snakemake(
+        wd,
+        "data",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/quick.yaml",
+        "--config",
+        f"mirror={mirror}",
+    )
     assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
     return wd, kind, res
 
@@ -72,8 +88,9 @@ def test_data_stage_outputs(data_run):
         if kind == "real":
             assert counts.tolist() == [5000] * 10
             assert np.bincount(z["y_test"]).tolist() == [1000] * 10
-    prov = json.loads((r / "data" / "raw" / "cifar10" / "cifar-10-binary.tar.gz.provenance.json")
-                      .read_text())
+    prov = json.loads(
+        (r / "data" / "raw" / "cifar10" / "cifar-10-binary.tar.gz.provenance.json").read_text()
+    )
     assert prov["checksum_kind"] == "unofficial mirror checksum"
 
 
@@ -97,7 +114,7 @@ def test_splits_and_preprocessing(data_run):
         assert m["X_train"].max() <= 1.0 and m["X_train"].min() >= 0.0
         assert np.array_equal(m["Y_train"].argmax(1), m["y_train"])
     with np.load(wd / "results" / "features" / "cifar10" / "features.npz") as f:
-        assert f["X_train"].shape == (2000, 3 * 3 * 4 * 9 + 10 + 1)   # 2x2-cell HOG blocks
+        assert f["X_train"].shape == (2000, 3 * 3 * 4 * 9 + 10 + 1)  # 2x2-cell HOG blocks
         assert f["X_dev"].shape == (100, 335)
         np.testing.assert_allclose(f["X_train"][:, :-1].mean(0), 0, atol=1e-4)
         assert np.isfinite(f["X_test"]).all()
@@ -122,8 +139,7 @@ def test_corrupt_mirror_file_fails_cleanly(tmp_path, e2e_mirror):
     target.write_bytes(bytes(data))
     wd = tmp_path / "wd"
     shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(wd, "results/data/mnist.npz", "--cores", "1",
-                        "--config", f"mirror={bad}")
+    res = run_snakemake(wd, "results/data/mnist.npz", "--cores", "1", "--config", f"mirror={bad}")
     assert res.returncode != 0
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("nplab: rule download failed")]
     assert len(lines) == 1, res.stderr[-3000:]

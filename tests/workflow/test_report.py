@@ -1,4 +1,5 @@
 """The lab report: built from results, self-contained, escaped, every question answered."""
+
 import json
 import re
 import shutil
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, _is_ci, run_snakemake
+
 from nplab_io.report import build_report, num, pct
 
 REPORT = ROOT / "report"
@@ -61,11 +62,17 @@ def _parse(html: str) -> _Collect:
 
 
 def _build(results: Path, **kw) -> str:
-    return build_report(results=results, root=ROOT, spec_dir=REPORT / "reference",
-                        sections_file=REPORT / "sections.yaml",
-                        questions_file=REPORT / "questions.yaml",
-                        template=REPORT / "templates" / "lab_report.html.j2",
-                        css_file=REPORT / "templates" / "report.css", config={"seed": 0}, **kw)
+    return build_report(
+        results=results,
+        root=ROOT,
+        spec_dir=REPORT / "reference",
+        sections_file=REPORT / "sections.yaml",
+        questions_file=REPORT / "questions.yaml",
+        template=REPORT / "templates" / "lab_report.html.j2",
+        css_file=REPORT / "templates" / "report.css",
+        config={"seed": 0},
+        **kw,
+    )
 
 
 def test_formatters_hand_values():
@@ -79,13 +86,25 @@ def test_user_text_is_escaped_and_missing_evidence_is_said(tmp_path):
     (res / "experiments" / "svm_course").mkdir(parents=True)
     (res / "experiments" / "svm_course" / "runs.csv").write_text(
         "table,variant,run,kind,train_acc,val_acc,diverged\n"
-        'svm_course,<script>alert(1)</script>,linear-000000000000,linear,0.5,0.4,False\n')
+        "svm_course,<script>alert(1)</script>,linear-000000000000,linear,0.5,0.4,False\n"
+    )
     (res / "questions").mkdir()
-    (res / "questions" / "softmax-1.json").write_text(json.dumps(
-        {"id": "softmax-1", "finding": "<img src=x onerror=alert(2)> initial loss 2.302", "initial_loss": 2.302,
-         "expected": 2.302585, "num_classes": 10, "figures": []}))
+    (res / "questions" / "softmax-1.json").write_text(
+        json.dumps(
+            {
+                "id": "softmax-1",
+                "finding": "<img src=x onerror=alert(2)> initial loss 2.302",
+                "initial_loss": 2.302,
+                "expected": 2.302585,
+                "num_classes": 10,
+                "figures": [],
+            }
+        )
+    )
     html = _build(res)
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert (
+        "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    )
     assert "<img src=x" not in html
     p = _parse(html)
     assert not p.stack_errors
@@ -96,9 +115,18 @@ def test_user_text_is_escaped_and_missing_evidence_is_said(tmp_path):
 def test_answer_templates_interpolate_evidence_and_escape_it_exactly_once(tmp_path):
     res = tmp_path / "results"
     (res / "questions").mkdir(parents=True)
-    ev = {"id": "softmax-1", "num_classes": 10, "expected_loss": 2.302585093, "N": 500,
-          "split": "dev", "measured_loss": 2.3391, "abs_diff": 0.0365,
-          "mean_prob_correct": 0.0988, "finding": "p <i>is</i> small", "figures": []}
+    ev = {
+        "id": "softmax-1",
+        "num_classes": 10,
+        "expected_loss": 2.302585093,
+        "N": 500,
+        "split": "dev",
+        "measured_loss": 2.3391,
+        "abs_diff": 0.0365,
+        "mean_prob_correct": 0.0988,
+        "finding": "p <i>is</i> small",
+        "figures": [],
+    }
     (res / "questions" / "softmax-1.json").write_text(json.dumps(ev))
     html = _build(res)
     text = _parse(html).text_by_id["softmax-1"]
@@ -110,7 +138,7 @@ def test_answer_templates_interpolate_evidence_and_escape_it_exactly_once(tmp_pa
 
 
 def test_every_question_of_the_spec_is_in_the_report_config():
-    spec = (ROOT.parent / "shared" / "spec" / "questions.md")
+    spec = ROOT.parent / "shared" / "spec" / "questions.md"
     qs = yaml.safe_load((REPORT / "questions.yaml").read_text())["questions"]
     ids = [q["id"] for q in qs]
     assert len(ids) == len(set(ids)) == 25
@@ -126,13 +154,24 @@ def _numbers(ev) -> set[str]:
         if isinstance(v, bool):
             return
         if isinstance(v, (int, float)):
-            out.update({num(v), num(v, 2), pct(v), pct(v, 0), pct(v, 2), str(v), f"{v:,}" if isinstance(v, int) else str(v)})
+            out.update(
+                {
+                    num(v),
+                    num(v, 2),
+                    pct(v),
+                    pct(v, 0),
+                    pct(v, 2),
+                    str(v),
+                    f"{v:,}" if isinstance(v, int) else str(v),
+                }
+            )
         elif isinstance(v, dict):
             for x in v.values():
                 walk(x)
         elif isinstance(v, list):
             for x in v[:50]:
                 walk(x)
+
     walk(ev)
     return {s for s in out if re.search(r"\d", s)}
 
@@ -173,13 +212,24 @@ def test_report_renders_offline_in_headless_chromium(quick_run):
     page = (quick_run / "results" / "report" / "lab_report.html").resolve()
     shot = ROOT / "results" / "report" / "screenshot_quick.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
-    r = subprocess.run([chromium, *flags, "--window-size=1280,2000", f"--screenshot={shot}",
-                        page.as_uri()], capture_output=True, text=True, timeout=120)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--proxy-server=127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+    ]
+    r = subprocess.run(
+        [chromium, *flags, "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and shot.exists() and shot.stat().st_size > 10_000, r.stderr[-1000:]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
     p = _parse(dom)
     assert "nplab" in p.title and p.ids.get("toc") == "nav"
     for s in yaml.safe_load((REPORT / "sections.yaml").read_text())["sections"]:
@@ -191,8 +241,9 @@ def test_snakemake_own_report_builds_offline(quick_run):
     """`snakemake --report` (Snakemake's own report: workflow, rule graph, the outputs
     flagged with report(...) and their captions) works on a finished run without network."""
     out = quick_run / "results" / "snakemake_report.html"
-    res = run_snakemake(quick_run, "--report", str(out), "--configfile", "config/quick.yaml",
-                        timeout=600)
+    res = run_snakemake(
+        quick_run, "--report", str(out), "--configfile", "config/quick.yaml", timeout=600
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     html = out.read_text(encoding="utf-8", errors="replace")
     assert len(html) > 50_000

@@ -12,6 +12,7 @@ one linear and one net, with the best-on-val test evaluation; about 25 jobs, abo
 minutes through SLURM). NPLAB_SLURM_TEST_TARGETS="all" (or any targets, space separated)
 runs something else, e.g. the whole default target on a bigger machine.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,20 +27,25 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from compare_outputs import compare_trees, outputs
 from conftest import ROOT, _is_ci
 
 PROFILE = ROOT / "profiles" / "slurm"
 # A fixed slice of the quick config's default target `all` (see the module docstring).
 SLICE = [
-    *[f"results/prep/{p}.npz" for p in ("cifar10/pixels", "cifar10/centered",
-                                          "cifar10/centered_bias", "mnist/scaled")],
-    *[f"results/figures/data/{ds}_{fig}.{fmt}" for ds in ("mnist", "cifar10")
-      for fig in ("samples", "mean_image") for fmt in ("png", "svg")],
+    *[
+        f"results/prep/{p}.npz"
+        for p in ("cifar10/pixels", "cifar10/centered", "cifar10/centered_bias", "mnist/scaled")
+    ],
+    *[
+        f"results/figures/data/{ds}_{fig}.{fmt}"
+        for ds in ("mnist", "cifar10")
+        for fig in ("samples", "mean_image")
+        for fmt in ("png", "svg")
+    ],
     "results/features/cifar10/features.npz",
-    "results/experiments/svm_course/runs.csv",      # 4 train_linear runs + table
-    "results/experiments/svm_course/best.json",     # best on val, evaluated on test
+    "results/experiments/svm_course/runs.csv",  # 4 train_linear runs + table
+    "results/experiments/svm_course/best.json",  # best on val, evaluated on test
     "results/experiments/twolayer_default/runs.csv",  # 1 train_net run + table
 ]
 TARGETS = os.environ.get("NPLAB_SLURM_TEST_TARGETS", "").split() or SLICE
@@ -50,7 +56,8 @@ SNAKEMAKE_TIMEOUT = 300 if TARGETS == SLICE else 3600
 
 def _load_cluster_module():
     spec = importlib.util.spec_from_file_location(
-        "nplab_test_slurm_cluster", ROOT / "tests" / "slurm" / "cluster.py")
+        "nplab_test_slurm_cluster", ROOT / "tests" / "slurm" / "cluster.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
@@ -74,7 +81,7 @@ def test_slurm_profile_settings():
     # The plugin silently switches to sacct (useless without slurmdbd) when
     # MinJobAge < 3 x this: stay within Slurm's default MinJobAge (300 s) and the test
     # cluster's.
-    assert 1 <= init and 3 * init <= min(300, cluster_mod.MIN_JOB_AGE)
+    assert init >= 1 and 3 * init <= min(300, cluster_mod.MIN_JOB_AGE)
     assert int(prof["jobs"]) >= 1 and int(prof["latency-wait"]) >= 5
     res = prof["default-resources"]
     assert {"mem_mb", "runtime"} <= set(res)
@@ -99,9 +106,20 @@ def test_slurm_profile_parses_in_snakemake(monkeypatch):
 
 
 def test_dry_run_with_the_slurm_profile(workdir):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--workflow-profile", str(PROFILE), "-n",
-           "--configfile", "config/quick.yaml"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        str(PROFILE),
+        "-n",
+        "--configfile",
+        "config/quick.yaml",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=workdir)
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"workflow specific profile {PROFILE}" in res.stdout + res.stderr
@@ -127,16 +145,35 @@ def slurm_cluster():
         cluster.stop(remove=True)
 
 
-def _run(workdir: Path, extra: list[str], mirror: Path, env: dict | None = None,
-         ) -> tuple[subprocess.CompletedProcess, float]:
-    cmd = ["timeout", "-k", "15", str(SNAKEMAKE_TIMEOUT),
-           sys.executable, "-m", "snakemake", *TARGETS,
-           "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           *extra, "--configfile", "config/quick.yaml",
-           "--config", f"mirror={mirror}"]  # --config last: it takes every word after it
+def _run(
+    workdir: Path,
+    extra: list[str],
+    mirror: Path,
+    env: dict | None = None,
+) -> tuple[subprocess.CompletedProcess, float]:
+    cmd = [
+        "timeout",
+        "-k",
+        "15",
+        str(SNAKEMAKE_TIMEOUT),
+        sys.executable,
+        "-m",
+        "snakemake",
+        *TARGETS,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *extra,
+        "--configfile",
+        "config/quick.yaml",
+        "--config",
+        f"mirror={mirror}",
+    ]  # --config last: it takes every word after it
     t0 = time.monotonic()
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=env,
-                         timeout=SNAKEMAKE_TIMEOUT + 60)
+    res = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=workdir, env=env, timeout=SNAKEMAKE_TIMEOUT + 60
+    )
     return res, time.monotonic() - t0
 
 
@@ -145,8 +182,7 @@ def _finished(text: str) -> list[tuple[int, str]]:
 
 
 @pytest.mark.slurm
-def test_quick_config_through_slurm_matches_local_run(slurm_cluster, e2e_mirror,
-                                                      tmp_path_factory):
+def test_quick_config_through_slurm_matches_local_run(slurm_cluster, e2e_mirror, tmp_path_factory):
     mirror, _ = e2e_mirror
     base = tmp_path_factory.mktemp("slurm_vs_local")
     wd_local, wd_slurm = base / "local", base / "slurm"
@@ -170,12 +206,13 @@ def test_quick_config_through_slurm_matches_local_run(slurm_cluster, e2e_mirror,
     # -- the jobs really went through SLURM -------------------------------------------
     run_id = re.search(r"SLURM run ID: (\S+)", log)
     assert run_id, log[-3000:]
-    submitted = {int(j): int(s) for j, s in
-                 re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log)}
+    submitted = {
+        int(j): int(s)
+        for j, s in re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log)
+    }
     # rules Snakemake runs on the submitting host: `all` (no action) and any localrule
     local_rules = {"all", *re.findall(r"^localrule (\w+):", log, re.M)}
-    ran_local = sorted(r for _, r in _finished(local.stdout + local.stderr)
-                       if r not in local_rules)
+    ran_local = sorted(r for _, r in _finished(local.stdout + local.stderr) if r not in local_rules)
     ran_slurm = [(j, r) for j, r in _finished(log) if r not in local_rules]
     assert sorted(r for _, r in ran_slurm) == ran_local, (ran_local, ran_slurm)
     # every other executed job was an sbatch submission
@@ -215,7 +252,11 @@ def test_quick_config_through_slurm_matches_local_run(slurm_cluster, e2e_mirror,
     # (zip metadata only; reported as a warning, they are meant to be byte-identical).
     differ, timing_only, npz_metadata_only = compare_trees(a, b)
     assert not differ, f"outputs differ between the local and the SLURM run: {differ}"
-    print(f"{len(a)} output files compared: {len(a) - len(timing_only) - len(npz_metadata_only)}"
-          f" byte-identical, {len(timing_only)} equal but for timing fields")
+    print(
+        f"{len(a)} output files compared: {len(a) - len(timing_only) - len(npz_metadata_only)}"
+        f" byte-identical, {len(timing_only)} equal but for timing fields"
+    )
     if npz_metadata_only:
-        warnings.warn("same arrays but not byte-identical: " + ", ".join(npz_metadata_only))
+        warnings.warn(
+            "same arrays but not byte-identical: " + ", ".join(npz_metadata_only), stacklevel=2
+        )

@@ -15,8 +15,9 @@ except ConfigError as _err:
     sys.exit(1)
 try:
     # table -> [{"variant", "run", "kind", "spec"}]; every run validated before any job runs
-    EXPERIMENTS = expand_experiments(_validated["experiments"], seed=_validated["seed"],
-                                     limits=_validated["limits"])
+    EXPERIMENTS = expand_experiments(
+        _validated["experiments"], seed=_validated["seed"], limits=_validated["limits"]
+    )
 except ConfigError as _err:
     print(str(_err), file=sys.stderr)
     sys.exit(1)

@@ -7,21 +7,21 @@ rule download:
     output:
         file=f"{RESULTS}/data/raw/{{dataset}}/{{filename}}",
         provenance=f"{RESULTS}/data/raw/{{dataset}}/{{filename}}.provenance.json",
-    wildcard_constraints:
-        filename=r"[A-Za-z0-9_.-]+\.(gz|tar\.gz)",
-    params:
-        timeout=config["data"]["timeout"],
-        retries=config["data"]["retries"],
-        backoff=config["data"]["backoff"],
     log:
         f"{LOGS}/download/{{dataset}}/{{filename}}.log",
     benchmark:
         f"{BENCH}/download/{{dataset}}/{{filename}}.tsv"
+    wildcard_constraints:
+        filename=r"[A-Za-z0-9_.-]+\.(gz|tar\.gz)",
+    retries: 0
     threads: 1
     resources:
         mem_mb=300,
         runtime=30,
-    retries: 0
+    params:
+        timeout=config["data"]["timeout"],
+        retries=config["data"]["retries"],
+        backoff=config["data"]["backoff"],
     script:
         "../scripts/download.py"
 
@@ -54,9 +54,6 @@ rule split:
     output:
         npz=f"{RESULTS}/prep/{{dataset}}/split.npz",
         meta=f"{RESULTS}/prep/{{dataset}}/split.json",
-    params:
-        seed=config["seed"],
-        split=lambda wc: config["data"][wc.dataset],
     log:
         f"{LOGS}/split/{{dataset}}.log",
     benchmark:
@@ -65,6 +62,9 @@ rule split:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        seed=config["seed"],
+        split=lambda wc: config["data"][wc.dataset],
     script:
         "../scripts/split.py"
 
@@ -97,12 +97,12 @@ rule preprocess:
     output:
         npz=f"{RESULTS}/prep/{{dataset}}/{{variant}}.npz",
         meta=f"{RESULTS}/prep/{{dataset}}/{{variant}}.json",
-    wildcard_constraints:
-        variant="pixels|centered|centered_bias|scaled",
     log:
         f"{LOGS}/preprocess/{{dataset}}/{{variant}}.log",
     benchmark:
         f"{BENCH}/preprocess/{{dataset}}/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="pixels|centered|centered_bias|scaled",
     threads: 1
     resources:
         mem_mb=3000,
@@ -128,9 +128,6 @@ rule data_figures:
             caption="../../report/captions/data_mean_image.rst",
             category="Data",
         ),
-    params:
-        seed=config["seed"],
-        per_class=config["figures"]["samples_per_class"],
     log:
         f"{LOGS}/data_figures/{{dataset}}.log",
     benchmark:
@@ -139,6 +136,9 @@ rule data_figures:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        seed=config["seed"],
+        per_class=config["figures"]["samples_per_class"],
     script:
         "../scripts/data_figures.py"
 

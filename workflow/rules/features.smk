@@ -10,20 +10,20 @@ rule features:
     output:
         npz=f"{RESULTS}/features/cifar10/features.npz",
         meta=f"{RESULTS}/features/cifar10/features.json",
-    params:
-        hog=config["features"]["hog"],
-        hue_bins=config["features"]["hue_bins"],
-        chunk_size=config["features"]["chunk_size"],
     log:
         f"{LOGS}/features/cifar10.log",
     benchmark:
         f"{BENCH}/features/cifar10.tsv"
-    threads: 2
     # first: every feature run waits for it, and a two-thread job would otherwise wait for a
     # moment when both cores are free
     priority: 100
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        hog=config["features"]["hog"],
+        hue_bins=config["features"]["hue_bins"],
+        chunk_size=config["features"]["chunk_size"],
     script:
         "../scripts/features.py"

@@ -12,8 +12,7 @@ KNN_DIR = f"{RESULTS}/knn"
 KNN_FIG = f"{RESULTS}/figures/knn"
 KNN_BUDGET = int(KNN["memory_budget_mb"]) * 2**20
 # knn-2: the raw pixels and the five transforms (see workflow/scripts/knn_transform.py)
-KNN_TRANSFORMS = ["raw", "global_mean", "pixel_mean", "global_mean_std", "pixel_mean_std",
-                  "rot90"]
+KNN_TRANSFORMS = ["raw", "global_mean", "pixel_mean", "global_mean_std", "pixel_mean_std", "rot90"]
 KNN_QUESTIONS = ["knn-1", "knn-2", "knn-3"]
 
 
@@ -57,9 +56,6 @@ rule knn_course_data:
     output:
         npz=f"{KNN_DIR}/course_data.npz",
         meta=f"{KNN_DIR}/course_data.json",
-    params:
-        course=KNN["course"],
-        seed=config["seed"],
     log:
         f"{LOGS}/knn/course_data.log",
     benchmark:
@@ -68,6 +64,9 @@ rule knn_course_data:
     resources:
         mem_mb=600,
         runtime=3,
+    params:
+        course=KNN["course"],
+        seed=config["seed"],
     script:
         "../scripts/knn_course_data.py"
 
@@ -81,9 +80,6 @@ rule knn_course_methods:
         csv=f"{KNN_DIR}/course_methods.csv",
         json=f"{KNN_DIR}/course_methods.json",
         fig=knn_figs("distance_matrix"),
-    params:
-        eval_ks=KNN["course"]["eval_ks"],
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/course_methods.log",
     benchmark:
@@ -93,6 +89,9 @@ rule knn_course_methods:
     resources:
         mem_mb=800,
         runtime=5,
+    params:
+        eval_ks=KNN["course"]["eval_ks"],
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_course_methods.py"
 
@@ -106,10 +105,6 @@ rule knn_course_cv:
         csv=f"{KNN_DIR}/course_cv.csv",
         summary=f"{KNN_DIR}/course_cv_summary.csv",
         fig=knn_figs("course_cv"),
-    params:
-        ks=KNN["course"]["cv_ks"],
-        num_folds=KNN["course"]["num_folds"],
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/course_cv.log",
     benchmark:
@@ -118,6 +113,10 @@ rule knn_course_cv:
     resources:
         mem_mb=700,
         runtime=3,
+    params:
+        ks=KNN["course"]["cv_ks"],
+        num_folds=KNN["course"]["num_folds"],
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_course_cv.py"
 
@@ -130,8 +129,6 @@ rule knn_course_best:
         summary=f"{KNN_DIR}/course_cv_summary.csv",
     output:
         json=f"{KNN_DIR}/course_best.json",
-    params:
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/course_best.log",
     benchmark:
@@ -140,6 +137,8 @@ rule knn_course_best:
     resources:
         mem_mb=500,
         runtime=2,
+    params:
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_course_best.py"
 
@@ -153,22 +152,22 @@ rule knn_full:
     output:
         csv=f"{KNN_DIR}/full_{{metric}}.csv",
         json=f"{KNN_DIR}/full_{{metric}}.json",
-    wildcard_constraints:
-        metric="l1|l2",
-    params:
-        full=KNN["full"],
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/full_{{metric}}.log",
     benchmark:
         f"{BENCH}/knn/full_{{metric}}.tsv"
-    threads: KNN["full"]["threads"]
+    wildcard_constraints:
+        metric="l1|l2",
     # a multi-thread job waits for every core to be free; without priority the scheduler
     # keeps starting one-thread runs and this job would run last, alone
     priority: 100
+    threads: KNN["full"]["threads"]
     resources:
         mem_mb=1600,
         runtime=5,
+    params:
+        full=KNN["full"],
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_full.py"
 
@@ -199,19 +198,19 @@ rule knn_transform:
         npz=f"{KNN_DIR}/course_data.npz",
     output:
         npz=f"{KNN_DIR}/transforms/{{transform}}.npz",
-    wildcard_constraints:
-        transform="|".join(KNN_TRANSFORMS),
-    params:
-        dtype=KNN["questions"]["transform_dtype"],
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/transform_{{transform}}.log",
     benchmark:
         f"{BENCH}/knn/transform_{{transform}}.tsv"
+    wildcard_constraints:
+        transform="|".join(KNN_TRANSFORMS),
     threads: 1
     resources:
         mem_mb=500,
         runtime=3,
+    params:
+        dtype=KNN["questions"]["transform_dtype"],
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_transform.py"
 
@@ -223,9 +222,6 @@ rule knn_timing:
         npz=f"{RESULTS}/prep/cifar10/split.npz",
     output:
         csv=f"{KNN_DIR}/timing.csv",
-    params:
-        q=KNN["questions"],
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/timing.log",
     benchmark:
@@ -234,6 +230,9 @@ rule knn_timing:
     resources:
         mem_mb=1200,
         runtime=3,
+    params:
+        q=KNN["questions"],
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_timing.py"
 
@@ -248,8 +247,6 @@ rule question_knn_1:
     output:
         json=f"{RESULTS}/questions/knn-1.json",
         fig=knn_figs("knn-1"),
-    params:
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/question_knn-1.log",
     benchmark:
@@ -258,6 +255,8 @@ rule question_knn_1:
     resources:
         mem_mb=800,
         runtime=2,
+    params:
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_question_1.py"
 
@@ -272,8 +271,6 @@ rule question_knn_2:
         json=f"{RESULTS}/questions/knn-2.json",
         csv=f"{KNN_DIR}/transforms.csv",
         fig=knn_figs("knn-2"),
-    params:
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/question_knn-2.log",
     benchmark:
@@ -282,6 +279,8 @@ rule question_knn_2:
     resources:
         mem_mb=500,
         runtime=2,
+    params:
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_question_2.py"
 
@@ -296,10 +295,6 @@ rule question_knn_3:
     output:
         json=f"{RESULTS}/questions/knn-3.json",
         fig=knn_figs("knn-3"),
-    params:
-        q=KNN["questions"],
-        seed=config["seed"],
-        budget=KNN_BUDGET,
     log:
         f"{LOGS}/knn/question_knn-3.log",
     benchmark:
@@ -308,5 +303,9 @@ rule question_knn_3:
     resources:
         mem_mb=800,
         runtime=3,
+    params:
+        q=KNN["questions"],
+        seed=config["seed"],
+        budget=KNN_BUDGET,
     script:
         "../scripts/knn_question_3.py"

@@ -18,8 +18,17 @@ LINEAR_BENCH = f"{BENCH}/linear"
 LINEAR_QFIG = f"{RESULTS}/figures/questions"
 
 # the lr x reg grids (one heat map each)
-LINEAR_GRID_TABLES = ["svm_course", "svm_wide", "svm_long", "softmax_course", "softmax_writeup",
-                      "softmax_wide", "softmax_long", "svm_features", "softmax_features"]
+LINEAR_GRID_TABLES = [
+    "svm_course",
+    "svm_wide",
+    "svm_long",
+    "softmax_course",
+    "softmax_writeup",
+    "softmax_wide",
+    "softmax_long",
+    "svm_features",
+    "softmax_features",
+]
 # results/linear/summary.csv: the grids plus the two-layer net on the features
 LINEAR_SUMMARY_TABLES = LINEAR_GRID_TABLES + ["twolayer_features"]
 # the grid whose best run stands for each model (weight images, loss curve, questions)
@@ -29,19 +38,35 @@ LINEAR_COURSE = {"svm": "svm_course", "softmax": "softmax_course"}
 FEATURES_ERROR_TABLES = ["twolayer_features", "svm_features"]
 # anchors.csv model each table is compared with
 LINEAR_ANCHORS = {
-    "svm_course": "linear svm", "svm_wide": "linear svm", "svm_long": "linear svm",
-    "softmax_course": "softmax", "softmax_writeup": "softmax", "softmax_wide": "softmax",
+    "svm_course": "linear svm",
+    "svm_wide": "linear svm",
+    "svm_long": "linear svm",
+    "softmax_course": "softmax",
+    "softmax_writeup": "softmax",
+    "softmax_wide": "softmax",
     "softmax_long": "softmax",
-    "svm_features": "linear svm on hog+hsv", "softmax_features": "linear svm on hog+hsv",
+    "svm_features": "linear svm on hog+hsv",
+    "softmax_features": "linear svm on hog+hsv",
     "twolayer_features": "two-layer net on hog+hsv",
 }
 # The lab's accuracy goals (TEST accuracy of the table's best run; full config).
-LINEAR_GOALS = {"svm_wide": 0.39, "svm_long": 0.39, "softmax_wide": 0.40, "softmax_long": 0.40,
-                "twolayer_features": 0.60}
+LINEAR_GOALS = {
+    "svm_wide": 0.39,
+    "svm_long": 0.39,
+    "softmax_wide": 0.40,
+    "softmax_long": 0.40,
+    "twolayer_features": 0.60,
+}
 # The course's checks (svm.ipynb / softmax.ipynb) on the dev split, float64.
 LINEAR_CHECKS = {
-    "seed": 0, "weight_scale": 1e-4, "delta": 1.0, "regs": [0.0, 50.0], "h": 1e-5,
-    "num_checks": 20, "tolerance": 1e-6, "timing_repeats": 3,
+    "seed": 0,
+    "weight_scale": 1e-4,
+    "delta": 1.0,
+    "regs": [0.0, 50.0],
+    "h": 1e-5,
+    "num_checks": 20,
+    "tolerance": 1e-6,
+    "timing_repeats": 3,
 }
 # question id -> the tables whose outputs it needs
 LINEAR_QUESTIONS = {
@@ -54,13 +79,24 @@ LINEAR_QUESTIONS = {
 }
 LINEAR_QSETTINGS = {
     # gradient check of the SVM at a small random W (margins ~ delta) on a few hundred dev rows
-    "svm-1": {"deltas": [0.0, 0.5, 1.0, 5.0, 10.0], "num_rows": 300, "num_coords": 300,
-              "weight_scale": 1e-4, "h": 1e-5, "mismatch_tol": 1e-6, "seed": 0},
+    "svm-1": {
+        "deltas": [0.0, 0.5, 1.0, 5.0, 10.0],
+        "num_rows": 300,
+        "num_coords": 300,
+        "weight_scale": 1e-4,
+        "h": 1e-5,
+        "mismatch_tol": 1e-6,
+        "seed": 0,
+    },
     "softmax-1": {"weight_scales": [1e-4, 1e-3, 1e-2], "seed": 0},
     "softmax-2": {},
-    "features-1": {"top_k": 5,
-                   "groups": {"vehicles": ["airplane", "automobile", "ship", "truck"],
-                              "animals": ["bird", "cat", "deer", "dog", "frog", "horse"]}},
+    "features-1": {
+        "top_k": 5,
+        "groups": {
+            "vehicles": ["airplane", "automobile", "ship", "truck"],
+            "animals": ["bird", "cat", "deer", "dog", "frog", "horse"],
+        },
+    },
 }
 
 
@@ -77,8 +113,9 @@ def _linear_run_files(table, kind):
 
 
 def _linear_runs(table):
-    return [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]}
-            for r in EXPERIMENTS[table]]
+    return [
+        {"variant": r["variant"], "run": r["run"], "spec": r["spec"]} for r in EXPERIMENTS[table]
+    ]
 
 
 def _linear_qrule(qid):
@@ -127,8 +164,6 @@ rule linear_checks:
     output:
         json=f"{LINEAR_DIR}/checks.json",
         timings=f"{LINEAR_DIR}/timings.json",
-    params:
-        settings=LINEAR_CHECKS,
     log:
         f"{LINEAR_LOGS}/checks.log",
     benchmark:
@@ -137,6 +172,8 @@ rule linear_checks:
     resources:
         mem_mb=400,
         runtime=5,
+    params:
+        settings=LINEAR_CHECKS,
     script:
         "../scripts/linear_checks.py"
 
@@ -153,18 +190,18 @@ rule linear_heatmap:
             category="Linear classifiers",
             subcategory="{table}",
         ),
-    wildcard_constraints:
-        table="|".join(LINEAR_GRID_TABLES),
-    params:
-        description=lambda wc: config["experiments"][wc.table].get("description", ""),
     log:
         f"{LINEAR_LOGS}/heatmap_{{table}}.log",
     benchmark:
         f"{LINEAR_BENCH}/heatmap_{{table}}.tsv"
+    wildcard_constraints:
+        table="|".join(LINEAR_GRID_TABLES),
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        description=lambda wc: config["experiments"][wc.table].get("description", ""),
     script:
         "../scripts/linear_heatmap.py"
 
@@ -173,8 +210,11 @@ def _linear_summary_inputs(wc):
     tables = [t for t in LINEAR_SUMMARY_TABLES if t in EXPERIMENTS]
     return {
         "runs": [f"{RESULTS}/experiments/{t}/runs.csv" for t in tables],
-        "best": [f"{RESULTS}/experiments/{t}/best.json" for t in tables
-                 if config["experiments"][t]["select"]],
+        "best": [
+            f"{RESULTS}/experiments/{t}/best.json"
+            for t in tables
+            if config["experiments"][t]["select"]
+        ],
         "anchors": f"{REPO}/report/reference/anchors.csv",
         "provenance": f"{RESULTS}/data/cifar10.provenance.json",
     }
@@ -188,15 +228,6 @@ rule linear_summary:
         unpack(_linear_summary_inputs),
     output:
         csv=f"{LINEAR_DIR}/summary.csv",
-    params:
-        tables=lambda wc: [{"table": t, "kind": EXPERIMENTS[t][0]["kind"],
-                            "description": config["experiments"][t].get("description", ""),
-                            "select": config["experiments"][t]["select"],
-                            "num_runs": len(EXPERIMENTS[t])}
-                           for t in LINEAR_SUMMARY_TABLES if t in EXPERIMENTS],
-        anchors=LINEAR_ANCHORS,
-        goals=LINEAR_GOALS,
-        data=config["data"]["cifar10"],
     log:
         f"{LINEAR_LOGS}/summary.log",
     benchmark:
@@ -205,6 +236,21 @@ rule linear_summary:
     resources:
         mem_mb=400,
         runtime=3,
+    params:
+        tables=lambda wc: [
+            {
+                "table": t,
+                "kind": EXPERIMENTS[t][0]["kind"],
+                "description": config["experiments"][t].get("description", ""),
+                "select": config["experiments"][t]["select"],
+                "num_runs": len(EXPERIMENTS[t]),
+            }
+            for t in LINEAR_SUMMARY_TABLES
+            if t in EXPERIMENTS
+        ],
+        anchors=LINEAR_ANCHORS,
+        goals=LINEAR_GOALS,
+        data=config["data"]["cifar10"],
     script:
         "../scripts/linear_summary.py"
 
@@ -225,12 +271,12 @@ rule linear_weights:
             subcategory="{model}",
         ),
         csv=f"{LINEAR_DIR}/{{model}}_templates.csv",
-    wildcard_constraints:
-        model="svm|softmax",
     log:
         f"{LINEAR_LOGS}/weights_{{model}}.log",
     benchmark:
         f"{LINEAR_BENCH}/weights_{{model}}.tsv"
+    wildcard_constraints:
+        model="svm|softmax",
     threads: 1
     resources:
         mem_mb=1500,
@@ -241,8 +287,10 @@ rule linear_weights:
 
 def _linear_loss_inputs(wc):
     tables = [LINEAR_WIDE[wc.model]] + [t for t in [LINEAR_COURSE[wc.model]] if t in EXPERIMENTS]
-    return {"loss": [f"{RESULTS}/experiments/{t}/loss.csv" for t in tables],
-            "best": [f"{RESULTS}/experiments/{t}/best.json" for t in tables]}
+    return {
+        "loss": [f"{RESULTS}/experiments/{t}/loss.csv" for t in tables],
+        "best": [f"{RESULTS}/experiments/{t}/best.json" for t in tables],
+    }
 
 
 rule linear_loss:
@@ -257,12 +305,12 @@ rule linear_loss:
             category="Linear classifiers",
             subcategory="{model}",
         ),
-    wildcard_constraints:
-        model="svm|softmax",
     log:
         f"{LINEAR_LOGS}/loss_{{model}}.log",
     benchmark:
         f"{LINEAR_BENCH}/loss_{{model}}.tsv"
+    wildcard_constraints:
+        model="svm|softmax",
     threads: 1
     resources:
         mem_mb=500,
@@ -281,20 +329,23 @@ rule features_errors:
     output:
         csv=f"{FEAT_DIR}/misclassified.csv",
         confusion=report(
-            expand(f"{FEAT_FIG}/{{table}}_confusion.{{fmt}}", table=FEATURES_ERROR_TABLES,
-                   fmt=FIG_FORMATS),
+            expand(
+                f"{FEAT_FIG}/{{table}}_confusion.{{fmt}}",
+                table=FEATURES_ERROR_TABLES,
+                fmt=FIG_FORMATS,
+            ),
             caption="../../report/captions/features_confusion.rst",
             category="Image features",
         ),
         gallery=report(
-            expand(f"{FEAT_FIG}/{{table}}_misclassified.{{fmt}}", table=FEATURES_ERROR_TABLES,
-                   fmt=FIG_FORMATS),
+            expand(
+                f"{FEAT_FIG}/{{table}}_misclassified.{{fmt}}",
+                table=FEATURES_ERROR_TABLES,
+                fmt=FIG_FORMATS,
+            ),
             caption="../../report/captions/features_misclassified.rst",
             category="Image features",
         ),
-    params:
-        tables=FEATURES_ERROR_TABLES,
-        per_class=8,
     log:
         f"{LINEAR_LOGS}/features_errors.log",
     benchmark:
@@ -303,6 +354,9 @@ rule features_errors:
     resources:
         mem_mb=600,
         runtime=5,
+    params:
+        tables=FEATURES_ERROR_TABLES,
+        per_class=8,
     script:
         "../scripts/features_errors.py"
 
@@ -327,6 +381,7 @@ def _linear_question_inputs(qid):
             out["misclassified"] = f"{FEAT_DIR}/misclassified.csv"
             out["split"] = f"{RESULTS}/prep/cifar10/split.npz"
         return out
+
     return inputs
 
 
@@ -345,12 +400,6 @@ for _qid in LINEAR_QUESTIONS:
                 category="Questions",
                 subcategory=_qid,
             ),
-        params:
-            qid=_qid,
-            tables=LINEAR_QUESTIONS[_qid],
-            runs={t: _linear_runs(t) for t in LINEAR_QUESTIONS[_qid] if t in EXPERIMENTS},
-            settings=LINEAR_QSETTINGS.get(_qid, {}),
-            image_shape=[32, 32, 3],
         log:
             f"{LINEAR_LOGS}/question_{_qid}.log",
         benchmark:
@@ -359,5 +408,11 @@ for _qid in LINEAR_QUESTIONS:
         resources:
             mem_mb=800,
             runtime=5,
+        params:
+            qid=_qid,
+            tables=LINEAR_QUESTIONS[_qid],
+            runs={t: _linear_runs(t) for t in LINEAR_QUESTIONS[_qid] if t in EXPERIMENTS},
+            settings=LINEAR_QSETTINGS.get(_qid, {}),
+            image_shape=[32, 32, 3],
         script:
             "../scripts/linear_questions.py"

@@ -19,14 +19,22 @@ MNIST_LOGS = f"{LOGS}/mnist"
 MNIST_BENCH = f"{BENCH}/mnist"
 
 # write-up table -> (faithful table, tuned table); results/mnist/<name>.csv
-MNIST_TABLES = {t: (f"mnist_{t}", f"mnist_tuned_{t}")
-                for t in ["depth", "loss", "activation", "batching", "optimizers", "regularization"]}
+MNIST_TABLES = {
+    t: (f"mnist_{t}", f"mnist_tuned_{t}")
+    for t in ["depth", "loss", "activation", "batching", "optimizers", "regularization"]
+}
 # rows the write-up has no number for: (variant group, epochs[, note])
 MNIST_EXTRA_ROWS = {
     "loss": [["cross_entropy", 100], ["cross_entropy", 200], ["mse", 100], ["mse", 200]],
-    "optimizers": [["Adam (textbook)", 100],
-                   ["Adam 10x step", 100, "ours, not the write-up's: its Adam at 10x its lr "
-                    "(= first moment without the (1 - beta1) factor), a diagnostic for mnist-5"]],
+    "optimizers": [
+        ["Adam (textbook)", 100],
+        [
+            "Adam 10x step",
+            100,
+            "ours, not the write-up's: its Adam at 10x its lr "
+            "(= first moment without the (1 - beta1) factor), a diagnostic for mnist-5",
+        ],
+    ],
 }
 # figure -> the write-up tables it draws (faithful + tuned)
 MNIST_FIGURES = {
@@ -72,8 +80,11 @@ def _mnist_table_files(names, kinds=("runs.csv", "curves.csv", "loss.csv", "timi
 
 
 def _mnist_runs(tables):
-    return {t: [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]}
-                for r in EXPERIMENTS[t]] for t in tables if t in EXPERIMENTS}
+    return {
+        t: [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]} for r in EXPERIMENTS[t]]
+        for t in tables
+        if t in EXPERIMENTS
+    }
 
 
 def _mnist_run_files(table, kind):
@@ -121,21 +132,21 @@ rule mnist_table:
         seed=f"{REPO}/report/reference/seed_results.csv",
     output:
         csv=f"{MNIST_DIR}/{{name}}.csv",
+    log:
+        f"{MNIST_LOGS}/table_{{name}}.log",
+    benchmark:
+        f"{MNIST_BENCH}/table_{{name}}.tsv"
     wildcard_constraints:
         name="|".join(MNIST_TABLES),
+    threads: 1
+    resources:
+        mem_mb=300,
+        runtime=3,
     params:
         name=lambda wc: wc.name,
         tables=lambda wc: list(MNIST_TABLES[wc.name]),
         extra_rows=lambda wc: MNIST_EXTRA_ROWS.get(wc.name, []),
         max_epochs=config["limits"]["max_epochs"],
-    log:
-        f"{MNIST_LOGS}/table_{{name}}.log",
-    benchmark:
-        f"{MNIST_BENCH}/table_{{name}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=300,
-        runtime=3,
     script:
         "../scripts/mnist_table.py"
 
@@ -165,7 +176,9 @@ def _mnist_figure_inputs(wc):
     names = MNIST_FIGURES[wc.fig]
     out = {"tables": _mnist_table_files(names)}
     if wc.fig == "batching_time":
-        out["timing"] = [f for n in names for t in MNIST_TABLES[n] for f in _mnist_run_files(t, "timing.json")]
+        out["timing"] = [
+            f for n in names for t in MNIST_TABLES[n] for f in _mnist_run_files(t, "timing.json")
+        ]
     return out
 
 
@@ -180,20 +193,20 @@ rule mnist_figure:
             category="MNIST",
             subcategory="{fig}",
         ),
-    wildcard_constraints:
-        fig="|".join(MNIST_FIGURES),
-    params:
-        names=lambda wc: MNIST_FIGURES[wc.fig],
-        tables=lambda wc: {n: list(MNIST_TABLES[n]) for n in MNIST_FIGURES[wc.fig]},
-        runs=lambda wc: _mnist_runs([t for n in MNIST_FIGURES[wc.fig] for t in MNIST_TABLES[n]]),
     log:
         f"{MNIST_LOGS}/figure_{{fig}}.log",
     benchmark:
         f"{MNIST_BENCH}/figure_{{fig}}.tsv"
+    wildcard_constraints:
+        fig="|".join(MNIST_FIGURES),
     threads: 1
     resources:
         mem_mb=400,
         runtime=3,
+    params:
+        names=lambda wc: MNIST_FIGURES[wc.fig],
+        tables=lambda wc: {n: list(MNIST_TABLES[n]) for n in MNIST_FIGURES[wc.fig]},
+        runs=lambda wc: _mnist_runs([t for n in MNIST_FIGURES[wc.fig] for t in MNIST_TABLES[n]]),
     script:
         "../scripts/mnist_figures.py"
 
@@ -201,17 +214,21 @@ rule mnist_figure:
 def _mnist_question_inputs(qid):
     def inputs(wc):
         names = MNIST_QUESTIONS[qid]
-        out = {"tables": _mnist_table_files(names),
-               "joined": [f"{MNIST_DIR}/{n}.csv" for n in names]}
+        out = {
+            "tables": _mnist_table_files(names),
+            "joined": [f"{MNIST_DIR}/{n}.csv" for n in names],
+        }
         faithful, tuned = MNIST_TABLES[names[0]]
         if qid in ("mnist-1", "mnist-3"):
             out["history"] = _mnist_run_files(faithful, "history.npz")
         elif qid == "mnist-4":
-            out["timing"] = (_mnist_run_files(faithful, "timing.json")
-                             + _mnist_run_files(tuned, "timing.json"))
+            out["timing"] = _mnist_run_files(faithful, "timing.json") + _mnist_run_files(
+                tuned, "timing.json"
+            )
         elif qid == "mnist-6":
             out["params"] = _mnist_run_files(faithful, "params.npz")
         return out
+
     return inputs
 
 
@@ -230,12 +247,6 @@ for _qid in MNIST_QUESTIONS:
                 category="Questions",
                 subcategory=_qid,
             ),
-        params:
-            qid=_qid,
-            names=MNIST_QUESTIONS[_qid],
-            tables={n: list(MNIST_TABLES[n]) for n in MNIST_QUESTIONS[_qid]},
-            runs=_mnist_runs([t for n in MNIST_QUESTIONS[_qid] for t in MNIST_TABLES[n]]),
-            settings=MNIST_QSETTINGS.get(_qid, {}),
         log:
             f"{MNIST_LOGS}/question_{_qid}.log",
         benchmark:
@@ -244,14 +255,24 @@ for _qid in MNIST_QUESTIONS:
         resources:
             mem_mb=400,
             runtime=3,
+        params:
+            qid=_qid,
+            names=MNIST_QUESTIONS[_qid],
+            tables={n: list(MNIST_TABLES[n]) for n in MNIST_QUESTIONS[_qid]},
+            runs=_mnist_runs([t for n in MNIST_QUESTIONS[_qid] for t in MNIST_TABLES[n]]),
+            settings=MNIST_QSETTINGS.get(_qid, {}),
         script:
             "../scripts/mnist_questions.py"
 
 
 def _extras_inputs(wc):
     table = EXTRAS[wc.extra]
-    out = {"tables": [f"{RESULTS}/experiments/{table}/{k}"
-                      for k in ("runs.csv", "curves.csv", "loss.csv", "timings.csv")]}
+    out = {
+        "tables": [
+            f"{RESULTS}/experiments/{table}/{k}"
+            for k in ("runs.csv", "curves.csv", "loss.csv", "timings.csv")
+        ]
+    }
     if wc.extra == "init":
         out["history"] = _mnist_run_files(table, "history.npz")
     return out
@@ -270,20 +291,20 @@ rule extras_table:
             category="Extras",
             subcategory="{extra}",
         ),
-    wildcard_constraints:
-        extra="|".join(EXTRAS),
-    params:
-        extra=lambda wc: wc.extra,
-        table=lambda wc: EXTRAS[wc.extra],
-        runs=lambda wc: _mnist_runs([EXTRAS[wc.extra]])[EXTRAS[wc.extra]],
     log:
         f"{MNIST_LOGS}/extras_{{extra}}.log",
     benchmark:
         f"{MNIST_BENCH}/extras_{{extra}}.tsv"
+    wildcard_constraints:
+        extra="|".join(EXTRAS),
     threads: 1
     resources:
         mem_mb=400,
         runtime=3,
+    params:
+        extra=lambda wc: wc.extra,
+        table=lambda wc: EXTRAS[wc.extra],
+        runs=lambda wc: _mnist_runs([EXTRAS[wc.extra]])[EXTRAS[wc.extra]],
     script:
         "../scripts/extras_tables.py"
 
@@ -301,8 +322,6 @@ rule extras_perceptron:
             category="Extras",
             subcategory="perceptron",
         ),
-    params:
-        settings=EXTRAS_PERCEPTRON,
     log:
         f"{MNIST_LOGS}/extras_perceptron.log",
     benchmark:
@@ -311,5 +330,7 @@ rule extras_perceptron:
     resources:
         mem_mb=800,
         runtime=3,
+    params:
+        settings=EXTRAS_PERCEPTRON,
     script:
         "../scripts/extras_perceptron.py"

@@ -30,9 +30,19 @@ NETS_FIGURES = {
     "dropout_curves": ["dropout"],
     "fc_best_curves": ["fc_best"],
 }
-NETS_TABLES = ["twolayer_default", "twolayer_search", "twolayer_data_size", "fc_overfit",
-               "fc_init_scale", "fc_optimizers", "bn_init_scale", "bn_batch_size", "ln_width",
-               "dropout", "fc_best"]
+NETS_TABLES = [
+    "twolayer_default",
+    "twolayer_search",
+    "twolayer_data_size",
+    "fc_overfit",
+    "fc_init_scale",
+    "fc_optimizers",
+    "bn_init_scale",
+    "bn_batch_size",
+    "ln_width",
+    "dropout",
+    "fc_best",
+]
 # question id -> the tables whose outputs it needs (none: computed from scratch / the data)
 NETS_QUESTIONS = {
     "twolayer-1": ["twolayer_default", "twolayer_search"],
@@ -55,14 +65,31 @@ NETS_ANCHORS = {
 }
 # The course's gradient check (FullyConnectedNets.ipynb / BatchNormalization.ipynb / Dropout.ipynb)
 NETS_GRADCHECK = {
-    "N": 2, "D": 15, "C": 10, "hidden_dims": [20, 30], "h": 1e-5, "seed": 0,
-    "weight_scale": 5e-2, "dropout_seed": 123, "tolerance": 1e-5,
-    "loss_N": 500, "loss_tolerance": 0.05,
+    "N": 2,
+    "D": 15,
+    "C": 10,
+    "hidden_dims": [20, 30],
+    "h": 1e-5,
+    "seed": 0,
+    "weight_scale": 5e-2,
+    "dropout_seed": 123,
+    "tolerance": 1e-5,
+    "loss_N": 500,
+    "loss_tolerance": 0.05,
     "cases": [
-        {"name": f"{norm}{'' if keep == 1 else f', dropout keep {keep:g}'}, reg {reg:g}",
-         "normalization": norm, "reg": reg, "dropout_keep": keep}
-        for norm, keep in [("none", 1.0), ("batchnorm", 1.0), ("layernorm", 1.0),
-                           ("none", 0.5), ("none", 0.75)]
+        {
+            "name": f"{norm}{'' if keep == 1 else f', dropout keep {keep:g}'}, reg {reg:g}",
+            "normalization": norm,
+            "reg": reg,
+            "dropout_keep": keep,
+        }
+        for norm, keep in [
+            ("none", 1.0),
+            ("batchnorm", 1.0),
+            ("layernorm", 1.0),
+            ("none", 0.5),
+            ("none", 0.75),
+        ]
         for reg in [0.0, 3.14]
     ],
 }
@@ -119,8 +146,6 @@ rule nets_gradcheck:
     loss of a fresh net vs -log(1/C)."""
     output:
         json=f"{NETS_DIR}/gradcheck.json",
-    params:
-        settings=NETS_GRADCHECK,
     log:
         f"{NETS_LOGS}/gradcheck.log",
     benchmark:
@@ -129,6 +154,8 @@ rule nets_gradcheck:
     resources:
         mem_mb=300,
         runtime=3,
+    params:
+        settings=NETS_GRADCHECK,
     script:
         "../scripts/nets_gradcheck.py"
 
@@ -153,20 +180,25 @@ rule nets_figure:
             category="Nets",
             subcategory="{fig}",
         ),
-    wildcard_constraints:
-        fig="|".join(NETS_FIGURES),
-    params:
-        tables=lambda wc: NETS_FIGURES[wc.fig],
-        runs=lambda wc: {t: [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]}
-                             for r in EXPERIMENTS[t]] for t in NETS_FIGURES[wc.fig]},
     log:
         f"{NETS_LOGS}/figure_{{fig}}.log",
     benchmark:
         f"{NETS_BENCH}/figure_{{fig}}.tsv"
+    wildcard_constraints:
+        fig="|".join(NETS_FIGURES),
     threads: 1
     resources:
         mem_mb=500,
         runtime=3,
+    params:
+        tables=lambda wc: NETS_FIGURES[wc.fig],
+        runs=lambda wc: {
+            t: [
+                {"variant": r["variant"], "run": r["run"], "spec": r["spec"]}
+                for r in EXPERIMENTS[t]
+            ]
+            for t in NETS_FIGURES[wc.fig]
+        },
     script:
         "../scripts/nets_figures.py"
 
@@ -175,8 +207,11 @@ def _nets_summary_inputs(wc):
     tables = [t for t in NETS_TABLES if t in EXPERIMENTS]
     return {
         "runs": [f"{RESULTS}/experiments/{t}/runs.csv" for t in tables],
-        "best": [f"{RESULTS}/experiments/{t}/best.json" for t in tables
-                 if config["experiments"][t]["select"]],
+        "best": [
+            f"{RESULTS}/experiments/{t}/best.json"
+            for t in tables
+            if config["experiments"][t]["select"]
+        ],
         "anchors": f"{REPO}/report/reference/anchors.csv",
         "provenance": f"{RESULTS}/data/cifar10.provenance.json",
     }
@@ -190,13 +225,6 @@ rule nets_summary:
         unpack(_nets_summary_inputs),
     output:
         csv=f"{NETS_DIR}/summary.csv",
-    params:
-        tables=lambda wc: [{"table": t, "description": config["experiments"][t].get("description", ""),
-                            "select": config["experiments"][t]["select"],
-                            "num_runs": len(EXPERIMENTS[t])}
-                           for t in NETS_TABLES if t in EXPERIMENTS],
-        anchors=NETS_ANCHORS,
-        data=config["data"]["cifar10"],
     log:
         f"{NETS_LOGS}/summary.log",
     benchmark:
@@ -205,6 +233,19 @@ rule nets_summary:
     resources:
         mem_mb=400,
         runtime=3,
+    params:
+        tables=lambda wc: [
+            {
+                "table": t,
+                "description": config["experiments"][t].get("description", ""),
+                "select": config["experiments"][t]["select"],
+                "num_runs": len(EXPERIMENTS[t]),
+            }
+            for t in NETS_TABLES
+            if t in EXPERIMENTS
+        ],
+        anchors=NETS_ANCHORS,
+        data=config["data"]["cifar10"],
     script:
         "../scripts/nets_summary.py"
 
@@ -222,8 +263,6 @@ rule nets_step_sizes:
         data=f"{RESULTS}/prep/cifar10/centered.npz",
     output:
         csv=f"{NETS_DIR}/step_sizes.csv",
-    params:
-        runs=_nets_step_specs(),
     log:
         f"{NETS_LOGS}/step_sizes.log",
     benchmark:
@@ -232,6 +271,8 @@ rule nets_step_sizes:
     resources:
         mem_mb=1200,
         runtime=5,
+    params:
+        runs=_nets_step_specs(),
     script:
         "../scripts/nets_step_sizes.py"
 
@@ -241,8 +282,9 @@ def _nets_question_inputs(qid):
         tabs = NETS_QUESTIONS[qid]
         out = {"tables": _nets_table_files(tabs)}
         if qid == "twolayer-1":
-            out["history"] = (_nets_run_files("twolayer_default", "history.npz")
-                              + _nets_run_files("twolayer_search", "history.npz"))
+            out["history"] = _nets_run_files("twolayer_default", "history.npz") + _nets_run_files(
+                "twolayer_search", "history.npz"
+            )
             out["best"] = f"{RESULTS}/experiments/twolayer_search/best.json"
         elif qid == "fcnet-2":
             out["steps"] = f"{NETS_DIR}/step_sizes.csv"
@@ -252,12 +294,16 @@ def _nets_question_inputs(qid):
             out["params"] = _nets_run_files("dropout", "params.npz")
             out["data"] = f"{RESULTS}/prep/cifar10/centered.npz"
         return out
+
     return inputs
 
 
 def _nets_question_runs(qid):
-    return {t: [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]}
-                for r in EXPERIMENTS[t]] for t in NETS_QUESTIONS[qid] if t in EXPERIMENTS}
+    return {
+        t: [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]} for r in EXPERIMENTS[t]]
+        for t in NETS_QUESTIONS[qid]
+        if t in EXPERIMENTS
+    }
 
 
 # Settings of the question evidence (thresholds are stated in each JSON).
@@ -265,7 +311,7 @@ NETS_QSETTINGS = {
     "twolayer-1": {"x_min": -10.0, "x_max": 10.0, "points": 2001, "alpha": 0.01, "tol": 1e-3},
     "bn-1": {"trains_fraction": 0.5},
     "bn-3": {"num_images": 5000, "threshold": 127.5},
-    "bn-4": {"small_widths": 1},    # "a very small feature dimension": the smallest width
+    "bn-4": {"small_widths": 1},  # "a very small feature dimension": the smallest width
     "dropout-1": {"seed": 0, "num_examples": 1000},
 }
 
@@ -284,10 +330,6 @@ for _qid in NETS_QUESTIONS:
                 category="Questions",
                 subcategory=_qid,
             ),
-        params:
-            qid=_qid,
-            runs=_nets_question_runs(_qid),
-            settings=NETS_QSETTINGS.get(_qid, {}),
         log:
             f"{NETS_LOGS}/question_{_qid}.log",
         benchmark:
@@ -296,5 +338,9 @@ for _qid in NETS_QUESTIONS:
         resources:
             mem_mb=1500 if _qid == "bn-3" else 500,
             runtime=3,
+        params:
+            qid=_qid,
+            runs=_nets_question_runs(_qid),
+            settings=NETS_QSETTINGS.get(_qid, {}),
         script:
             "../scripts/nets_questions.py"

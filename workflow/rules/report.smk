@@ -31,12 +31,6 @@ rule report:
             caption="../../report/captions/lab_report.rst",
             category="Lab report",
         ),
-    params:
-        results=RESULTS,
-        root=workflow.basedir,
-        spec_dir=f"{REPO}/report/reference",
-        config=report_config(),
-        max_rows=40,
     log:
         f"{LOGS}/report/report.log",
     benchmark:
@@ -45,6 +39,12 @@ rule report:
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        results=RESULTS,
+        root=workflow.basedir,
+        spec_dir=f"{REPO}/report/reference",
+        config=report_config(),
+        max_rows=40,
     script:
         "../scripts/report.py"
 

@@ -26,7 +26,7 @@ def run_mem_mb(wc):
     spec = RUNS[wc.run]["spec"]
     n, d = _run_size(spec)
     ds = spec["data"].split("/")[0]
-    full = (_ROWS[ds] + 12000) * d * 4      # the whole .npz is read once
+    full = (_ROWS[ds] + 12000) * d * 4  # the whole .npz is read once
     width = max([d] + spec.get("hidden_dims", [10]))
     batch = spec.get("batch_size", 200)
     batch = n if batch == "full" else batch
@@ -68,19 +68,19 @@ rule train_net:
         timing=f"{RESULTS}/runs/{{run}}/timing.json",
         history=f"{RESULTS}/runs/{{run}}/history.npz",
         params=f"{RESULTS}/runs/{{run}}/params.npz",
-    wildcard_constraints:
-        run=r"net-[0-9a-f]{12}",
-    params:
-        spec=lambda wc: RUNS[wc.run]["spec"],
     log:
         f"{LOGS}/runs/{{run}}.log",
     benchmark:
         f"{BENCH}/runs/{{run}}.tsv"
-    threads: lambda wc: RUNS[wc.run]["threads"]
+    wildcard_constraints:
+        run=r"net-[0-9a-f]{12}",
     priority: run_priority
+    threads: lambda wc: RUNS[wc.run]["threads"]
     resources:
         mem_mb=run_mem_mb,
         runtime=run_runtime_min,
+    params:
+        spec=lambda wc: RUNS[wc.run]["spec"],
     script:
         "../scripts/train_net.py"
 
@@ -94,19 +94,19 @@ rule train_linear:
         timing=f"{RESULTS}/runs/{{run}}/timing.json",
         history=f"{RESULTS}/runs/{{run}}/history.npz",
         params=f"{RESULTS}/runs/{{run}}/params.npz",
-    wildcard_constraints:
-        run=r"linear-[0-9a-f]{12}",
-    params:
-        spec=lambda wc: RUNS[wc.run]["spec"],
     log:
         f"{LOGS}/runs/{{run}}.log",
     benchmark:
         f"{BENCH}/runs/{{run}}.tsv"
-    threads: lambda wc: RUNS[wc.run]["threads"]
+    wildcard_constraints:
+        run=r"linear-[0-9a-f]{12}",
     priority: run_priority
+    threads: lambda wc: RUNS[wc.run]["threads"]
     resources:
         mem_mb=run_mem_mb,
         runtime=run_runtime_min,
+    params:
+        spec=lambda wc: RUNS[wc.run]["spec"],
     script:
         "../scripts/train_linear.py"
 
@@ -130,10 +130,6 @@ rule experiment_table:
         curves=f"{RESULTS}/experiments/{{table}}/curves.csv",
         loss=f"{RESULTS}/experiments/{{table}}/loss.csv",
         timings=f"{RESULTS}/experiments/{{table}}/timings.csv",
-    params:
-        table=lambda wc: wc.table,
-        runs=lambda wc: [{"variant": r["variant"], "run": r["run"]} for r in EXPERIMENTS[wc.table]],
-        max_points=500,
     log:
         f"{LOGS}/experiments/{{table}}/table.log",
     benchmark:
@@ -142,6 +138,10 @@ rule experiment_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        table=lambda wc: wc.table,
+        runs=lambda wc: [{"variant": r["variant"], "run": r["run"]} for r in EXPERIMENTS[wc.table]],
+        max_points=500,
     script:
         "../scripts/experiment_table.py"
 
@@ -154,10 +154,6 @@ rule experiment_best:
         data=lambda wc: f"{RESULTS}/{DATA_SOURCES[EXPERIMENTS[wc.table][0]['spec']['data']]}",
     output:
         best=f"{RESULTS}/experiments/{{table}}/best.json",
-    params:
-        table=lambda wc: wc.table,
-        metric=lambda wc: config["experiments"][wc.table]["select"],
-        runs=table_runs,
     log:
         f"{LOGS}/experiments/{{table}}/best.log",
     benchmark:
@@ -166,6 +162,10 @@ rule experiment_best:
     resources:
         mem_mb=2500,
         runtime=10,
+    params:
+        table=lambda wc: wc.table,
+        metric=lambda wc: config["experiments"][wc.table]["select"],
+        runs=table_runs,
     script:
         "../scripts/experiment_best.py"
 

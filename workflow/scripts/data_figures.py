@@ -1,14 +1,15 @@
 """Data figures: a per-class grid of random training images, and the train mean image."""
+
 import json
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def main(sm, log):
@@ -49,4 +50,4 @@ def main(sm, log):
     log.info("figures written: %s", list(sm.output))
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,4 +1,5 @@
 """Fetch one raw dataset file, verified, atomically; write its provenance JSON."""
+
 from nplab_io.atomic import write_json_atomic
 from nplab_io.download import fetch
 from nplab_io.jobs import run_job
@@ -25,4 +26,4 @@ def main(sm, log):
     log.info("verified %s (%s)", sm.wildcards.filename, prov.get("checksum_kind"))
 
 
-run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)
+run_job(snakemake, main)

@@ -1,6 +1,5 @@
 """Select the best run of an experiment table on the VALIDATION split and evaluate it on
 the test split (the only test-set evaluation of the table)."""
-import json
 
 import numpy as np
 import pandas as pd
@@ -28,23 +27,42 @@ def main(sm, log):
     if rec["kind"] == "linear":
         pred = np.argmax(linear_scores(state["W"], X), axis=1)
     else:
-        model = build_net(spec, int(np.prod(X.shape[1:])), int(state[f"b{len(spec['hidden_dims']) + 1}"].shape[0]))
+        model = build_net(
+            spec, int(np.prod(X.shape[1:])), int(state[f"b{len(spec['hidden_dims']) + 1}"].shape[0])
+        )
         load_net_state(model, state, source=path)
         pred = model.predict(X, batch_size=2000)
     test_acc = float(np.mean(pred == y))
-    log.info("best of %s by %s: %s (%s) -> test acc %.4f", sm.params.table, metric,
-             rec["variant"], rec["run"], test_acc)
+    log.info(
+        "best of %s by %s: %s (%s) -> test acc %.4f",
+        sm.params.table,
+        metric,
+        rec["variant"],
+        rec["run"],
+        test_acc,
+    )
     classes = int(max(y.max(), pred.max())) + 1
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
-    write_json_atomic(sm.output.best, {
-        "table": sm.params.table, "selected_by": metric, "variant": rec["variant"],
-        "run": rec["run"], "kind": rec["kind"], "spec": spec,
-        "train_acc": float(best["train_acc"]), "val_acc": float(best["val_acc"]),
-        "test_acc": test_acc, "num_test": int(len(y)),
-        "candidates": int(len(runs)), "diverged_candidates": int(len(runs) - len(ok)),
-        "confusion": confusion.tolist(), "predictions": pred.tolist(),
-    })
+    write_json_atomic(
+        sm.output.best,
+        {
+            "table": sm.params.table,
+            "selected_by": metric,
+            "variant": rec["variant"],
+            "run": rec["run"],
+            "kind": rec["kind"],
+            "spec": spec,
+            "train_acc": float(best["train_acc"]),
+            "val_acc": float(best["val_acc"]),
+            "test_acc": test_acc,
+            "num_test": int(len(y)),
+            "candidates": int(len(runs)),
+            "diverged_candidates": int(len(runs) - len(ok)),
+            "confusion": confusion.tolist(),
+            "predictions": pred.tolist(),
+        },
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -2,20 +2,21 @@
 per epoch until an epoch without a mistake, and Novikoff's bound (R / gamma)^2 computed for
 the separator the perceptron found (any separator with margin gamma bounds the number of
 updates, so the count must not exceed it)."""
+
 import json
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab.perceptron import Perceptron  # noqa: E402
-from nplab_io.atomic import write_text_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
-from nplab_io.mnist import perceptron_summary  # noqa: E402
+from nplab.perceptron import Perceptron
+from nplab_io.atomic import write_text_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
+from nplab_io.mnist import perceptron_summary
 
 
 def main(sm, log):
@@ -26,17 +27,26 @@ def main(sm, log):
         for split in ("train", "test"):
             y = z[f"y_{split}"]
             keep = (y == neg) | (y == pos)
-            parts[split] = (np.asarray(z[f"X_{split}"][keep], dtype=np.float64),
-                            (y[keep] == pos).astype(np.int64))
+            parts[split] = (
+                np.asarray(z[f"X_{split}"][keep], dtype=np.float64),
+                (y[keep] == pos).astype(np.int64),
+            )
         shape = tuple(int(v) for v in z["image_shape"]) if "image_shape" in z.files else None
     X, y = parts["train"]
     p = Perceptron(max_epochs=int(s["max_epochs"]), shuffle=True, seed=int(s["seed"])).fit(X, y)
     info = perceptron_summary(p, X, y, *parts["test"])
-    row = {"digits": f"{neg} vs {pos}", "negative_digit": neg, "positive_digit": pos, **info,
-           "mistakes_per_epoch": json.dumps(p.mistakes_per_epoch_)}
+    row = {
+        "digits": f"{neg} vs {pos}",
+        "negative_digit": neg,
+        "positive_digit": pos,
+        **info,
+        "mistakes_per_epoch": json.dumps(p.mistakes_per_epoch_),
+    }
     log.info("perceptron: %s", row)
-    write_text_atomic(sm.output.csv, pd.DataFrame([row]).to_csv(
-        index=False, float_format="%.6g", lineterminator="\n"))
+    write_text_atomic(
+        sm.output.csv,
+        pd.DataFrame([row]).to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+    )
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     ep = np.arange(1, len(p.mistakes_per_epoch_) + 1)
@@ -45,18 +55,28 @@ def main(sm, log):
     a.bar(ep[m > 0], m[m > 0], color="C0", label="mistakes (= updates) in the epoch")
     a.plot(ep, np.cumsum(p.mistakes_per_epoch_), "-o", color="C1", ms=3, label="total updates")
     if np.isfinite(info["bound"]):
-        a.axhline(info["bound"], color="C3", ls="--",
-                  label=f"(R/gamma)^2 = {info['bound']:.3g}, its own separator")
+        a.axhline(
+            info["bound"],
+            color="C3",
+            ls="--",
+            label=f"(R/gamma)^2 = {info['bound']:.3g}, its own separator",
+        )
     if np.isfinite(info["mean_diff_bound"]):
-        a.axhline(info["mean_diff_bound"], color="C2", ls=":",
-                  label=f"(R/gamma)^2 = {info['mean_diff_bound']:.3g}, class-mean separator")
+        a.axhline(
+            info["mean_diff_bound"],
+            color="C2",
+            ls=":",
+            label=f"(R/gamma)^2 = {info['mean_diff_bound']:.3g}, class-mean separator",
+        )
     a.set_yscale("log")
     a.set_xlabel("epoch")
     a.set_ylabel("count")
     a.legend(fontsize=7)
-    a.set_title(f"digits {neg} vs {pos}: {info['n_updates']} updates, "
-                f"{'converged' if info['converged'] else 'not converged'} after {info['epochs']} epochs",
-                fontsize=8)
+    a.set_title(
+        f"digits {neg} vs {pos}: {info['n_updates']} updates, "
+        f"{'converged' if info['converged'] else 'not converged'} after {info['epochs']} epochs",
+        fontsize=8,
+    )
     img = p.w_.reshape(shape[:2]) if shape and int(np.prod(shape)) == p.w_.size else p.w_[None, :]
     lim = float(np.abs(img).max()) or 1.0
     im = axes[1].imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -67,4 +87,4 @@ def main(sm, log):
     save_figure(fig, sm.output.fig)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -7,18 +7,19 @@ init       results/extras/init.csv: weight-init schemes on a 6-hidden-layer net,
            tanh: per layer the activation std / saturated fraction on the validation images
            at init and after training, and the accuracies; figure: std per layer at init.
 """
+
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab_io.atomic import write_text_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.atomic import write_text_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def write_csv(df, path):
@@ -30,11 +31,20 @@ def schedules(sm, log, runs, curves):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i, (_, r) in enumerate(runs.iterrows()):
         c = curves[curves["run"] == r["run"]].sort_values("epoch")
-        rows.append({"schedule": r["variant"], "schedule_params": r.get("schedule_params", ""),
-                     "lr0": float(r["lr"]), "lr_first_epoch": float(c["lr"].iloc[0]),
-                     "lr_last_epoch": float(c["lr"].iloc[-1]), "epochs": int(r["epochs_run"]),
-                     "final_loss": float(r["final_loss"]), "train_acc": float(r["train_acc"]),
-                     "val_acc": float(r["val_acc"]), "test_acc": float(r["test_acc"])})
+        rows.append(
+            {
+                "schedule": r["variant"],
+                "schedule_params": r.get("schedule_params", ""),
+                "lr0": float(r["lr"]),
+                "lr_first_epoch": float(c["lr"].iloc[0]),
+                "lr_last_epoch": float(c["lr"].iloc[-1]),
+                "epochs": int(r["epochs_run"]),
+                "final_loss": float(r["final_loss"]),
+                "train_acc": float(r["train_acc"]),
+                "val_acc": float(r["val_acc"]),
+                "test_acc": float(r["test_acc"]),
+            }
+        )
         a1.step(c["epoch"] - 1, c["lr"], where="post", color=f"C{i}", label=r["variant"])
         a2.plot(c["epoch"], c["val_acc"], "-o", ms=3, color=f"C{i}", label=r["variant"])
     a1.set_xlabel("epoch t (0-based)")
@@ -62,17 +72,31 @@ def init(sm, log, runs, curves):
             with np.load(hist[r["run"]]) as h:
                 st = {k: h[k] for k in h.files if k.startswith(("init_", "final_"))}
             for li, layer in enumerate(st.get("init_layer", [])):
-                rows.append({"activation": act, "init": r["init"], "layer": int(layer),
-                             "init_mean": float(st["init_mean"][li]),
-                             "init_std": float(st["init_std"][li]),
-                             "init_frac_saturated": float(st["init_frac_saturated"][li]),
-                             "final_std": float(st["final_std"][li]),
-                             "final_frac_saturated": float(st["final_frac_saturated"][li]),
-                             "train_acc": float(r["train_acc"]), "val_acc": float(r["val_acc"]),
-                             "test_acc": float(r["test_acc"]), "diverged": bool(r["diverged"])})
+                rows.append(
+                    {
+                        "activation": act,
+                        "init": r["init"],
+                        "layer": int(layer),
+                        "init_mean": float(st["init_mean"][li]),
+                        "init_std": float(st["init_std"][li]),
+                        "init_frac_saturated": float(st["init_frac_saturated"][li]),
+                        "final_std": float(st["final_std"][li]),
+                        "final_frac_saturated": float(st["final_frac_saturated"][li]),
+                        "train_acc": float(r["train_acc"]),
+                        "val_acc": float(r["val_acc"]),
+                        "test_acc": float(r["test_acc"]),
+                        "diverged": bool(r["diverged"]),
+                    }
+                )
             if "init_std" in st:
-                axes[ai].plot(st["init_layer"], np.maximum(st["init_std"], 1e-12), "-o", ms=3,
-                              color=f"C{i}", label=f"{r['init']} (val {r['val_acc']:.3f})")
+                axes[ai].plot(
+                    st["init_layer"],
+                    np.maximum(st["init_std"], 1e-12),
+                    "-o",
+                    ms=3,
+                    color=f"C{i}",
+                    label=f"{r['init']} (val {r['val_acc']:.3f})",
+                )
         axes[ai].set_yscale("log")
         axes[ai].set_xlabel("hidden layer")
         axes[ai].set_ylabel("activation std at init (validation images)")
@@ -83,8 +107,9 @@ def init(sm, log, runs, curves):
     pos = np.arange(len(inits))
     for ai, act in enumerate(acts):
         sub = runs[runs["activation"] == act].set_index("init")
-        ax.bar(pos + (ai - 0.5) * 0.4, [float(sub.loc[i, "val_acc"]) for i in inits], 0.4,
-               label=act)
+        ax.bar(
+            pos + (ai - 0.5) * 0.4, [float(sub.loc[i, "val_acc"]) for i in inits], 0.4, label=act
+        )
     ax.set_xticks(pos, inits)
     ax.set_ylabel("validation accuracy after training")
     ax.set_ylim(0, 1)
@@ -100,4 +125,4 @@ def main(sm, log):
     write_csv(df, sm.output.csv)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,4 +1,5 @@
 """HOG + hue-histogram features for the CIFAR-10 splits, standardised with TRAIN stats."""
+
 import time
 
 import numpy as np
@@ -19,15 +20,21 @@ def main(sm, log):
     parts = ["train", "val", "test"]
     images = np.concatenate([split[f"X_{s}"] for s in parts]).reshape((-1,) + shape)
     t0 = time.perf_counter()
-    feats = extract_features(images, hog=hog, hue_bins=hue_bins, n_jobs=sm.threads,
-                             chunk_size=int(sm.params.chunk_size))
+    feats = extract_features(
+        images, hog=hog, hue_bins=hue_bins, n_jobs=sm.threads, chunk_size=int(sm.params.chunk_size)
+    )
     secs = time.perf_counter() - t0
-    log.info("features for %d images in %.1f s with %d process(es) (%.0f images/s)",
-             len(images), secs, sm.threads, len(images) / secs)
+    log.info(
+        "features for %d images in %.1f s with %d process(es) (%.0f images/s)",
+        len(images),
+        secs,
+        sm.threads,
+        len(images) / secs,
+    )
     raw, start = {}, 0
     for s in parts:
         n = len(split[f"y_{s}"])
-        raw[s] = feats[start:start + n]
+        raw[s] = feats[start : start + n]
         start += n
     if "idx_dev" in split:
         pos = np.searchsorted(split["idx_train"], split["idx_dev"])
@@ -39,19 +46,29 @@ def main(sm, log):
     for s, f in raw.items():
         out[f"X_{s}"] = add_bias_column(standardize_apply(f, mean, std))
         out[f"y_{s}"] = split[f"y_{s}"]
-    out.update(feature_mean=mean, feature_std=std, class_names=split["class_names"],
-               feature_names=np.array(feature_names(hog, hue_bins) + ["bias"]))
+    out.update(
+        feature_mean=mean,
+        feature_std=std,
+        class_names=split["class_names"],
+        feature_names=np.array(feature_names(hog, hue_bins) + ["bias"]),
+    )
     save_npz_atomic(sm.output.npz, compressed=False, **out)
-    write_json_atomic(sm.output.meta, {
-        "hog": hog, "hue_bins": hue_bins, "n_features": int(feats.shape[1]),
-        "n_features_with_bias": int(feats.shape[1]) + 1,
-        "standardised_with": "train split mean and std",
-        "images": int(len(images)), "threads": int(sm.threads),
-        "descriptor": "scikit-image hog on the grey image (centred gradients, per-block "
-                      "normalisation) + hue histogram of skimage.color.rgb2hsv; the course's "
-                      "hand-written HOG uses forward differences and no block normalisation",
-        "shapes": {k: list(v.shape) for k, v in out.items() if k.startswith("X_")},
-    })
+    write_json_atomic(
+        sm.output.meta,
+        {
+            "hog": hog,
+            "hue_bins": hue_bins,
+            "n_features": int(feats.shape[1]),
+            "n_features_with_bias": int(feats.shape[1]) + 1,
+            "standardised_with": "train split mean and std",
+            "images": int(len(images)),
+            "threads": int(sm.threads),
+            "descriptor": "scikit-image hog on the grey image (centred gradients, per-block "
+            "normalisation) + hue histogram of skimage.color.rgb2hsv; the course's "
+            "hand-written HOG uses forward differences and no block normalisation",
+            "shapes": {k: list(v.shape) for k, v in out.items() if k.startswith("X_")},
+        },
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

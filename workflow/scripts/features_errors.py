@@ -10,19 +10,20 @@ table, test_index, true/predicted label and name, rank within its predicted clas
 whether the gallery shows it. The images come from split.npz X_test (uint8, flattened in
 the image_shape layout, height x width x channels).
 """
+
 import json
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab.linear_analysis import per_class_accuracy  # noqa: E402
-from nplab_io.atomic import write_text_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab.linear_analysis import per_class_accuracy
+from nplab_io.atomic import write_text_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def confusion_figure(conf, names, best, title):
@@ -32,15 +33,26 @@ def confusion_figure(conf, names, best, title):
     hi = conf.max() if conf.max() > 0 else 1
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, str(int(conf[i, j])), ha="center", va="center", fontsize=7,
-                    color="white" if conf[i, j] > 0.6 * hi else "black")
+            ax.text(
+                j,
+                i,
+                str(int(conf[i, j])),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if conf[i, j] > 0.6 * hi else "black",
+            )
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(names)), [f"{n} ({100 * a:.0f}%)" for n, a in zip(names, acc)],
-                  fontsize=8)
+    ax.set_yticks(
+        range(len(names)), [f"{n} ({100 * a:.0f}%)" for n, a in zip(names, acc)], fontsize=8
+    )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class (per-class accuracy)")
-    ax.set_title(f"{title}\n{best['variant']}: test accuracy {best['test_acc']:.3f} "
-                 f"({best['num_test']} images)", fontsize=9)
+    ax.set_title(
+        f"{title}\n{best['variant']}: test accuracy {best['test_acc']:.3f} "
+        f"({best['num_test']} images)",
+        fontsize=9,
+    )
     fig.colorbar(im, ax=ax, shrink=0.8, label="test images")
     return fig
 
@@ -53,8 +65,15 @@ def gallery_figure(X, shape, y, pred, names, per_class, title):
         lab = axes[c, 0]
         lab.axis("off")
         n_wrong = int(np.sum((pred == c) & (y != c)))
-        lab.text(1.0, 0.5, f"predicted\n{names[c]}\n({n_wrong} wrong)", ha="right",
-                 va="center", fontsize=7.5, transform=lab.transAxes)
+        lab.text(
+            1.0,
+            0.5,
+            f"predicted\n{names[c]}\n({n_wrong} wrong)",
+            ha="right",
+            va="center",
+            fontsize=7.5,
+            transform=lab.transAxes,
+        )
         for k in range(per_class):
             ax = axes[c, k + 1]
             ax.axis("off")
@@ -83,32 +102,65 @@ def main(sm, log):
             raise ValueError(f"{bpath}: holds table {best['table']!r}, expected {table!r}")
         pred = np.asarray(best["predictions"], dtype=np.int64)
         if pred.shape != y.shape:
-            raise ValueError(f"{bpath}: {len(pred)} predictions but split.npz has {len(y)} "
-                             "test images")
+            raise ValueError(
+                f"{bpath}: {len(pred)} predictions but split.npz has {len(y)} test images"
+            )
         conf = np.zeros((len(names), len(names)), dtype=np.int64)
         np.add.at(conf, (y, pred), 1)
         if conf.tolist() != best["confusion"]:
-            raise ValueError(f"{bpath}: the confusion matrix does not match its predictions "
-                             "and split.npz's test labels")
+            raise ValueError(
+                f"{bpath}: the confusion matrix does not match its predictions "
+                "and split.npz's test labels"
+            )
         desc = f"{table} (best by val acc)"
-        save_figure(confusion_figure(conf, names, best, desc),
-                    sm.output.confusion[t * fmts:(t + 1) * fmts])
-        save_figure(gallery_figure(X, shape, y, pred, names, per_class,
-                                   f"{desc}: misclassified test images per predicted class "
-                                   f"(first {per_class} in test order)"),
-                    sm.output.gallery[t * fmts:(t + 1) * fmts])
+        save_figure(
+            confusion_figure(conf, names, best, desc),
+            sm.output.confusion[t * fmts : (t + 1) * fmts],
+        )
+        save_figure(
+            gallery_figure(
+                X,
+                shape,
+                y,
+                pred,
+                names,
+                per_class,
+                f"{desc}: misclassified test images per predicted class "
+                f"(first {per_class} in test order)",
+            ),
+            sm.output.gallery[t * fmts : (t + 1) * fmts],
+        )
         for c in range(len(names)):
             idx = np.flatnonzero((pred == c) & (y != c))
             for rank, i in enumerate(idx):
-                rows.append({"table": table, "run": best["run"], "test_index": int(i),
-                             "true_label": int(y[i]), "true_name": names[y[i]],
-                             "predicted_label": c, "predicted_name": names[c],
-                             "rank_in_predicted_class": rank, "in_gallery": rank < per_class})
+                rows.append(
+                    {
+                        "table": table,
+                        "run": best["run"],
+                        "test_index": int(i),
+                        "true_label": int(y[i]),
+                        "true_name": names[y[i]],
+                        "predicted_label": c,
+                        "predicted_name": names[c],
+                        "rank_in_predicted_class": rank,
+                        "in_gallery": rank < per_class,
+                    }
+                )
         log.info("%s: %d of %d test images misclassified", table, int(np.sum(pred != y)), len(y))
-    cols = ["table", "run", "test_index", "true_label", "true_name", "predicted_label",
-            "predicted_name", "rank_in_predicted_class", "in_gallery"]
-    write_text_atomic(sm.output.csv, pd.DataFrame(rows, columns=cols).to_csv(
-        index=False, lineterminator="\n"))
+    cols = [
+        "table",
+        "run",
+        "test_index",
+        "true_label",
+        "true_name",
+        "predicted_label",
+        "predicted_name",
+        "rank_in_predicted_class",
+        "in_gallery",
+    ]
+    write_text_atomic(
+        sm.output.csv, pd.DataFrame(rows, columns=cols).to_csv(index=False, lineterminator="\n")
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,4 +1,5 @@
 """Course protocol: the cross-validated best k, evaluated once on the test subsample."""
+
 import csv
 
 import numpy as np
@@ -24,14 +25,24 @@ def main(sm, log):
     pred = knn.fit(X_train, y_train).predict(X_test)
     acc = accuracy(y_test, pred)
     log.info("best k = %d (cv %.4f), test accuracy %.4f", k, float(row["mean_accuracy"]), acc)
-    write_json_atomic(sm.output.json, {
-        "best_k": k, "cv_mean_accuracy": float(row["mean_accuracy"]),
-        "cv_std_accuracy": float(row["std_accuracy"]), "n_folds": int(row["n_folds"]),
-        "test_accuracy": acc, "test_correct": int(np.sum(pred == y_test)),
-        "n_train": int(len(y_train)), "n_test": int(len(y_test)), "metric": "l2",
-        "dtype": "float32", "tie_rule": "ties in mean CV accuracy go to the smallest k",
-        "reference_accuracy": REFERENCE, "meets_reference": bool(acc >= REFERENCE),
-    })
+    write_json_atomic(
+        sm.output.json,
+        {
+            "best_k": k,
+            "cv_mean_accuracy": float(row["mean_accuracy"]),
+            "cv_std_accuracy": float(row["std_accuracy"]),
+            "n_folds": int(row["n_folds"]),
+            "test_accuracy": acc,
+            "test_correct": int(np.sum(pred == y_test)),
+            "n_train": int(len(y_train)),
+            "n_test": int(len(y_test)),
+            "metric": "l2",
+            "dtype": "float32",
+            "tie_rule": "ties in mean CV accuracy go to the smallest k",
+            "reference_accuracy": REFERENCE,
+            "meets_reference": bool(acc >= REFERENCE),
+        },
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,5 +1,6 @@
 """Course protocol: L2 distances three ways (timings, agreement), test accuracy for a few k,
 and the distance matrix as an image (dark = near)."""
+
 import csv
 import io
 import time
@@ -7,13 +8,13 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from nplab.knn import KNearestNeighbor, accuracy  # noqa: E402
-from nplab_io.atomic import write_json_atomic, write_text_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab.knn import KNearestNeighbor, accuracy
+from nplab_io.atomic import write_json_atomic, write_text_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 TOLERANCE = 1e-3
 
@@ -40,19 +41,30 @@ def main(sm, log):
     d0, t0 = timed(knn.compute_distances_no_loops, Xte)
     log.info("no loops: %.3f s", t0)
     knn32 = KNearestNeighbor(metric="l2", memory_budget_bytes=int(sm.params.budget)).fit(
-        X_train.astype(np.float32), y_train)
+        X_train.astype(np.float32), y_train
+    )
     d32, t32 = timed(knn32.compute_distances_no_loops, X_test.astype(np.float32))
 
     rows = []
-    for name, d, secs, dtype in [("two_loops", d2, t2, "float64"), ("one_loop", d1, t1, "float64"),
-                                 ("no_loops", d0, t0, "float64"),
-                                 ("no_loops_float32", d32, t32, "float32")]:
+    for name, d, secs, dtype in [
+        ("two_loops", d2, t2, "float64"),
+        ("one_loop", d1, t1, "float64"),
+        ("no_loops", d0, t0, "float64"),
+        ("no_loops_float32", d32, t32, "float32"),
+    ]:
         diff = np.asarray(d, np.float64) - d0
         fro = float(np.linalg.norm(diff, ord="fro"))
-        rows.append({"method": name, "dtype": dtype, "seconds": secs,
-                     "frobenius_vs_no_loops": fro,
-                     "max_abs_diff_vs_no_loops": float(np.abs(diff).max()),
-                     "agrees": bool(fro < TOLERANCE), "speedup_vs_two_loops": t2 / secs})
+        rows.append(
+            {
+                "method": name,
+                "dtype": dtype,
+                "seconds": secs,
+                "frobenius_vs_no_loops": fro,
+                "max_abs_diff_vs_no_loops": float(np.abs(diff).max()),
+                "agrees": bool(fro < TOLERANCE),
+                "speedup_vs_two_loops": t2 / secs,
+            }
+        )
         log.info("%s: %.3f s, Frobenius difference vs no loops %.3g", name, secs, fro)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -62,11 +74,15 @@ def main(sm, log):
     write_text_atomic(sm.output.csv, buf.getvalue())
 
     info = {
-        "n_train": int(len(y_train)), "n_test": int(len(y_test)), "metric": "l2",
-        "dtype": "float64", "tolerance": TOLERANCE,
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_test)),
+        "metric": "l2",
+        "dtype": "float64",
+        "tolerance": TOLERANCE,
         "all_methods_agree": bool(all(r["agrees"] for r in rows[:3])),
         "float32_agrees": bool(rows[3]["agrees"]),
-        "distance_min": float(d0.min()), "distance_max": float(d0.max()),
+        "distance_min": float(d0.min()),
+        "distance_max": float(d0.max()),
         "distance_mean": float(d0.mean()),
         "matrix_figure": str(sm.output.fig[0]),
         "tie_rule": "majority vote; ties go to the smallest label",
@@ -94,4 +110,4 @@ def main(sm, log):
     save_figure(fig, sm.output.fig)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,15 +1,16 @@
 """One table of the full-train kNN runs (every metric) and a figure of accuracy vs k."""
+
 import csv
 import io
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from nplab_io.atomic import write_text_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.atomic import write_text_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 REFERENCE_1NN = {"l1": 0.386, "l2": 0.354}
 
@@ -32,17 +33,26 @@ def main(sm, log):
         sub = sorted((r for r in rows if r["metric"] == metric), key=lambda r: int(r["k"]))
         ks = [int(r["k"]) for r in sub]
         acc = [float(r["test_acc"]) for r in sub]
-        ax.plot(ks, acc, marker="o", color=f"C{i}",
-                label=f"{metric.upper()} ({float(sub[0]['seconds']):.0f} s)")
-        ax.axhline(REFERENCE_1NN[metric], color=f"C{i}", ls=":", lw=1,
-                   label=f"{metric.upper()} 1-NN, course notes")
+        ax.plot(
+            ks,
+            acc,
+            marker="o",
+            color=f"C{i}",
+            label=f"{metric.upper()} ({float(sub[0]['seconds']):.0f} s)",
+        )
+        ax.axhline(
+            REFERENCE_1NN[metric],
+            color=f"C{i}",
+            ls=":",
+            lw=1,
+            label=f"{metric.upper()} 1-NN, course notes",
+        )
     ax.set_xlabel("k")
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"kNN, {rows[0]['n_train']} train vs {rows[0]['n_test']} test images",
-                 fontsize=9)
+    ax.set_title(f"kNN, {rows[0]['n_train']} train vs {rows[0]['n_test']} test images", fontsize=9)
     ax.legend(fontsize=7)
     save_figure(fig, sm.output.fig)
     log.info("%d rows", len(rows))
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -5,18 +5,19 @@ of 1-NN and 5-NN; prediction time vs training-set size (from the timing job); an
 the class regions are convex, as they would be with a linear decision boundary: along the
 straight segment between two training images of the same class (both predicted as that
 class), does the prediction ever change?"""
+
 import csv
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from nplab.knn import KNearestNeighbor, accuracy  # noqa: E402
-from nplab_io.atomic import write_json_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab.knn import KNearestNeighbor, accuracy
+from nplab_io.atomic import write_json_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 KS = (1, 5)
 
@@ -55,7 +56,8 @@ def finding(info):
         f"against the smallest training set and {info['predict_seconds_largest']:.3g} s against "
         f"one {info['train_size_ratio']:.0f}x larger ({info['predict_time_ratio']:.0f}x the "
         f"time), while fitting only memorises (at most {info['fit_seconds_max']:.2g} s). "
-        f"Statements that hold for every k: " + ("; ".join(holds) or "none") + ".")
+        f"Statements that hold for every k: " + ("; ".join(holds) or "none") + "."
+    )
 
 
 def main(sm, log):
@@ -64,11 +66,18 @@ def main(sm, log):
     with np.load(sm.input.npz) as z:
         X_train, y_train = z["X_train"].astype(np.float64), z["y_train"]
         X_test, y_test = z["X_test"].astype(np.float64), z["y_test"]
-    knn = KNearestNeighbor(metric="l2", memory_budget_bytes=int(sm.params.budget)).fit(X_train, y_train)
-    tr_pred = knn.predict_multi_k(X_train, KS)   # every training image is its own neighbour
+    knn = KNearestNeighbor(metric="l2", memory_budget_bytes=int(sm.params.budget)).fit(
+        X_train, y_train
+    )
+    tr_pred = knn.predict_multi_k(X_train, KS)  # every training image is its own neighbour
     te_pred = knn.predict_multi_k(X_test, KS)
-    info = {"question": "knn-3", "metric": "l2", "n_train": int(len(y_train)),
-            "n_test": int(len(y_test)), "figure": str(sm.output.fig[0])}
+    info = {
+        "question": "knn-3",
+        "metric": "l2",
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_test)),
+        "figure": str(sm.output.fig[0]),
+    }
     for k in KS:
         info[f"train_error_k{k}"] = 1.0 - accuracy(y_train, tr_pred[k])
         info[f"test_error_k{k}"] = 1.0 - accuracy(y_test, te_pred[k])
@@ -82,14 +91,19 @@ def main(sm, log):
     pred_s = np.array([float(r["predict_seconds"]) for r in rows])
     fit_s = np.array([float(r["fit_seconds"]) for r in rows])
     rho = spearman(n, pred_s)
-    info.update({
-        "timing_train_sizes": ",".join(map(str, n.tolist())),
-        "timing_num_test": int(rows[0]["n_test"]),
-        "predict_seconds_smallest": float(pred_s[0]), "predict_seconds_largest": float(pred_s[-1]),
-        "train_size_ratio": float(n[-1] / n[0]), "predict_time_ratio": float(pred_s[-1] / pred_s[0]),
-        "predict_time_spearman": rho, "fit_seconds_max": float(fit_s.max()),
-        "predict_time_grows_with_train_size": bool(rho > 0.8 and pred_s[-1] > 2 * pred_s[0]),
-    })
+    info.update(
+        {
+            "timing_train_sizes": ",".join(map(str, n.tolist())),
+            "timing_num_test": int(rows[0]["n_test"]),
+            "predict_seconds_smallest": float(pred_s[0]),
+            "predict_seconds_largest": float(pred_s[-1]),
+            "train_size_ratio": float(n[-1] / n[0]),
+            "predict_time_ratio": float(pred_s[-1] / pred_s[0]),
+            "predict_time_spearman": rho,
+            "fit_seconds_max": float(fit_s.max()),
+            "predict_time_grows_with_train_size": bool(rho > 0.8 and pred_s[-1] > 2 * pred_s[0]),
+        }
+    )
 
     # convexity of the class regions along segments between same-class training images
     pairs, points = int(q["segment_pairs"]), int(q["segment_points"])
@@ -111,15 +125,25 @@ def main(sm, log):
         info[f"segments_nonconvex_k{k}"] = int(broken.sum())
         info[f"segments_nonconvex_fraction_k{k}"] = float(broken.sum() / max(1, end_ok.sum()))
         log.info("k=%d: %d of %d valid segments leave the class", k, broken.sum(), end_ok.sum())
-    info.update({"segment_pairs": pairs, "segment_points": points,
-                 "linear_boundary": bool(info["segments_nonconvex_k1"] == 0
-                                         and info["segments_nonconvex_k5"] == 0)})
-    info.update({
-        "statement_linear_boundary_holds": info["linear_boundary"],
-        "statement_train_error_1nn_le_5nn_holds": info["train_error_1nn_le_5nn"],
-        "statement_test_error_1nn_lt_5nn_holds_here": info["test_error_1nn_lt_5nn"],
-        "statement_time_grows_with_train_size_holds": info["predict_time_grows_with_train_size"],
-    })
+    info.update(
+        {
+            "segment_pairs": pairs,
+            "segment_points": points,
+            "linear_boundary": bool(
+                info["segments_nonconvex_k1"] == 0 and info["segments_nonconvex_k5"] == 0
+            ),
+        }
+    )
+    info.update(
+        {
+            "statement_linear_boundary_holds": info["linear_boundary"],
+            "statement_train_error_1nn_le_5nn_holds": info["train_error_1nn_le_5nn"],
+            "statement_test_error_1nn_lt_5nn_holds_here": info["test_error_1nn_lt_5nn"],
+            "statement_time_grows_with_train_size_holds": info[
+                "predict_time_grows_with_train_size"
+            ],
+        }
+    )
     info["figures"] = [_rel(sm.output.fig[0])]
     info["finding"] = finding(info)
     write_json_atomic(sm.output.json, info)
@@ -137,14 +161,16 @@ def main(sm, log):
     a2.set_xticks(x, ["1-NN", "5-NN"])
     a2.set_ylabel("error")
     a2.set_ylim(0, 1)
-    a2.set_title(f"error, {info['n_train']} train / {info['n_test']} test images (L2)",
-                 fontsize=9)
+    a2.set_title(f"error, {info['n_train']} train / {info['n_test']} test images (L2)", fontsize=9)
     a2.legend(fontsize=7)
-    fig.suptitle(f"not linear: on {info['segments_nonconvex_k1']} of "
-                 f"{info['segments_valid_k1']} segments between two same-class training "
-                 f"images the 1-NN prediction leaves the class ({info['segments_nonconvex_k5']}"
-                 f" of {info['segments_valid_k5']} for 5-NN)", fontsize=8)
+    fig.suptitle(
+        f"not linear: on {info['segments_nonconvex_k1']} of "
+        f"{info['segments_valid_k1']} segments between two same-class training "
+        f"images the 1-NN prediction leaves the class ({info['segments_nonconvex_k5']}"
+        f" of {info['segments_valid_k5']} for 5-NN)",
+        fontsize=8,
+    )
     save_figure(fig, sm.output.fig)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,5 +1,6 @@
 """knn-3: seconds to fit and to classify a fixed set of test images vs training-set size
 (L2, k=1, float32; best of several repeats)."""
+
 import csv
 import io
 import time
@@ -26,12 +27,15 @@ def main(sm, log):
     with np.load(sm.input.npz) as z:
         X_train, y_train, X_test = z["X_train"], z["y_train"], z["X_test"]
     if n_test > len(X_test):
-        raise ValueError(f"knn.questions.timing_num_test={n_test} exceeds the test split "
-                         f"({len(X_test)} images)")
+        raise ValueError(
+            f"knn.questions.timing_num_test={n_test} exceeds the test split ({len(X_test)} images)"
+        )
     sizes = sorted({min(int(s), len(y_train)) for s in q["timing_train_sizes"]})
     if len(sizes) < 2:
-        raise ValueError(f"knn.questions.timing_train_sizes: need two distinct sizes <= "
-                         f"{len(y_train)}, got {q['timing_train_sizes']}")
+        raise ValueError(
+            f"knn.questions.timing_train_sizes: need two distinct sizes <= "
+            f"{len(y_train)}, got {q['timing_train_sizes']}"
+        )
     Xall = X_train[: sizes[-1]].astype(np.float32)
     Xte = X_test[:n_test].astype(np.float32)
     rows = []
@@ -41,15 +45,35 @@ def main(sm, log):
         fit_s = best_of(lambda: knn.fit(Xtr, ytr), repeats)
         knn.fit(Xtr, ytr).predict(Xte)  # warm-up (caches the train norms, as a fitted model would)
         pred_s = best_of(lambda: knn.predict(Xte), repeats)
-        rows.append([n, n_test, "l2", 1, f"{fit_s:.6f}", f"{pred_s:.6f}",
-                     f"{pred_s / n_test * 1e3:.6f}", repeats])
+        rows.append(
+            [
+                n,
+                n_test,
+                "l2",
+                1,
+                f"{fit_s:.6f}",
+                f"{pred_s:.6f}",
+                f"{pred_s / n_test * 1e3:.6f}",
+                repeats,
+            ]
+        )
         log.info("n_train=%6d: fit %.4f s, predict %d images %.4f s", n, fit_s, n_test, pred_s)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["n_train", "n_test", "metric", "k", "fit_seconds", "predict_seconds",
-                "ms_per_test_image", "repeats"])
+    w.writerow(
+        [
+            "n_train",
+            "n_test",
+            "metric",
+            "k",
+            "fit_seconds",
+            "predict_seconds",
+            "ms_per_test_image",
+            "repeats",
+        ]
+    )
     w.writerows(rows)
     write_text_atomic(sm.output.csv, buf.getvalue())
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

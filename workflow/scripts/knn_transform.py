@@ -4,6 +4,7 @@ Statistics (means, standard deviations) come from the training subsample and are
 to both training and test images.  'raw' is the untransformed baseline; 'rot90' rotates
 every image by 90 degrees (np.rot90 on the spatial axes: a permutation of the pixels, no
 interpolation)."""
+
 import time
 
 import numpy as np
@@ -59,12 +60,26 @@ def main(sm, log):
     secs = time.perf_counter() - t0
     pred = y_train[idx[:, 0]]
     acc = accuracy(y_test, pred)
-    log.info("%s (%s): L1 1-NN accuracy %.4f in %.1f s (%s)", name, DESCRIPTION[name], acc,
-             secs, "exact uint8 kernel" if knn.integer_l1 else f"{A.dtype} kernel")
-    save_npz_atomic(sm.output.npz, compressed=False, pred=pred, nn_index=idx[:, 0],
-                    nn_distance=dist[:, 0].astype(np.float64), accuracy=np.float64(acc),
-                    seconds=np.float64(secs), transform=np.array(name),
-                    description=np.array(DESCRIPTION[name]), dtype=np.array(str(A.dtype)))
+    log.info(
+        "%s (%s): L1 1-NN accuracy %.4f in %.1f s (%s)",
+        name,
+        DESCRIPTION[name],
+        acc,
+        secs,
+        "exact uint8 kernel" if knn.integer_l1 else f"{A.dtype} kernel",
+    )
+    save_npz_atomic(
+        sm.output.npz,
+        compressed=False,
+        pred=pred,
+        nn_index=idx[:, 0],
+        nn_distance=dist[:, 0].astype(np.float64),
+        accuracy=np.float64(acc),
+        seconds=np.float64(secs),
+        transform=np.array(name),
+        description=np.array(DESCRIPTION[name]),
+        dtype=np.array(str(A.dtype)),
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -4,18 +4,19 @@ Every grid point is annotated with its validation accuracy; diverged runs are ha
 labelled; the run best.json selected is outlined and its test accuracy is in the title.
 If a table varies other keys as well, each (lr, reg) cell shows the best of those runs.
 """
+
 import json
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Rectangle
 
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def main(sm, log):
@@ -46,8 +47,9 @@ def main(sm, log):
     shown = np.ma.masked_invalid(acc)
     vmin = float(np.nanmin(acc)) if np.isfinite(acc).any() else 0.0
     vmax = float(np.nanmax(acc)) if np.isfinite(acc).any() else 1.0
-    im = ax.imshow(shown, cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-6),
-                   aspect="auto", origin="lower")
+    im = ax.imshow(
+        shown, cmap="viridis", vmin=vmin, vmax=max(vmax, vmin + 1e-6), aspect="auto", origin="lower"
+    )
     span = max(vmax - vmin, 1e-6)
     for i in range(len(lrs)):
         for j in range(len(regs)):
@@ -56,26 +58,51 @@ def main(sm, log):
                 continue
             light = (acc[i, j] - vmin) / span > 0.6
             txt = f"{acc[i, j]:.3f}" + ("\ndiverged" if div[i, j] else "")
-            ax.text(j, i, txt, ha="center", va="center", fontsize=7.5,
-                    color="black" if light else "white",
-                    fontweight="bold" if (i, j) == (bi, bj) else "normal")
+            ax.text(
+                j,
+                i,
+                txt,
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color="black" if light else "white",
+                fontweight="bold" if (i, j) == (bi, bj) else "normal",
+            )
             if div[i, j]:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="xx",
-                                       edgecolor="red", linewidth=0))
-    ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red",
-                           linewidth=2.2))
+                ax.add_patch(
+                    Rectangle(
+                        (j - 0.5, i - 0.5),
+                        1,
+                        1,
+                        fill=False,
+                        hatch="xx",
+                        edgecolor="red",
+                        linewidth=0,
+                    )
+                )
+    ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2))
     ax.set_xticks(range(len(regs)), [f"{r:g}" for r in regs], rotation=30)
     ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
     ax.set_xlabel("regularisation strength (reg)")
     ax.set_ylabel("learning rate")
     ndiv = int(runs["diverged"].sum())
-    ax.set_title(f"{table}: validation accuracy ({len(runs)} runs, {ndiv} diverged)\n"
-                 f"best (red box): {best['variant']} — val {best['val_acc']:.3f}, "
-                 f"test {best['test_acc']:.3f}", fontsize=9)
+    ax.set_title(
+        f"{table}: validation accuracy ({len(runs)} runs, {ndiv} diverged)\n"
+        f"best (red box): {best['variant']} — val {best['val_acc']:.3f}, "
+        f"test {best['test_acc']:.3f}",
+        fontsize=9,
+    )
     fig.colorbar(im, ax=ax, label="validation accuracy", shrink=0.85)
     save_figure(fig, sm.output.fig)
-    log.info("%s: %d x %d grid, best %s val %.4f, %d diverged", table, len(lrs), len(regs),
-             best["variant"], best["val_acc"], ndiv)
+    log.info(
+        "%s: %d x %d grid, best %s val %.4f, %d diverged",
+        table,
+        len(lrs),
+        len(regs),
+        best["variant"],
+        best["val_acc"],
+        ndiv,
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

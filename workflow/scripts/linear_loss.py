@@ -2,17 +2,18 @@
 per SGD iteration, from the table's loss.csv (binned as there), for the best run of the wide
 grid and, beside it, the best run of the course grid. Log scale: with a large reg the
 initial loss is dominated by the penalty of the random initial weights."""
+
 import json
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def main(sm, log):
@@ -26,12 +27,23 @@ def main(sm, log):
         cur = cur[np.isfinite(cur["loss"])]
         if cur.empty:
             raise ValueError(f"{lpath}: no loss values for the best run {best['run']}")
-        ax.plot(cur["iteration"], cur["loss"], lw=1.2 if k == 0 else 1.0,
-                color="C0" if k == 0 else "C1", alpha=1.0 if k == 0 else 0.8,
-                label=f"{best['table']}: {best['variant']} (val {best['val_acc']:.3f}, "
-                      f"test {best['test_acc']:.3f})")
-        log.info("%s: %s loss %.4f -> %.4f over %d points", best["table"], best["variant"],
-                 cur["loss"].iloc[0], cur["loss"].iloc[-1], len(cur))
+        ax.plot(
+            cur["iteration"],
+            cur["loss"],
+            lw=1.2 if k == 0 else 1.0,
+            color="C0" if k == 0 else "C1",
+            alpha=1.0 if k == 0 else 0.8,
+            label=f"{best['table']}: {best['variant']} (val {best['val_acc']:.3f}, "
+            f"test {best['test_acc']:.3f})",
+        )
+        log.info(
+            "%s: %s loss %.4f -> %.4f over %d points",
+            best["table"],
+            best["variant"],
+            cur["loss"].iloc[0],
+            cur["loss"].iloc[-1],
+            len(cur),
+        )
     ax.set_yscale("log")
     ax.set_xlabel("SGD iteration")
     ax.set_ylabel("minibatch loss (data + reg · ΣW²)")
@@ -41,4 +53,4 @@ def main(sm, log):
     save_figure(fig, sm.output.fig)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -6,6 +6,7 @@ Each writes results/questions/<id>.json (numbers, booleans, strings, short lists
 "source", "figures" relative to results/, and a "finding" built from the numbers) and the
 figure results/figures/questions/<id>.<fmt>. Every number is computed here from this run's
 data, weights, tables or predictions."""
+
 import json
 import math
 from pathlib import Path
@@ -13,18 +14,26 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab.gradcheck import eval_numerical_gradient  # noqa: E402
-from nplab.linear import svm_loss_vectorized  # noqa: E402
-from nplab.linear_analysis import (  # noqa: E402
-    kink_crossings, near_kink_terms, per_class_accuracy, per_example_softmax_loss,
-    per_example_svm_loss, svm_margins, top_confusions, weights_to_images, zero_hinge_scale)
-from nplab_io.atomic import write_json_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab.gradcheck import eval_numerical_gradient
+from nplab.linear import svm_loss_vectorized
+from nplab.linear_analysis import (
+    kink_crossings,
+    near_kink_terms,
+    per_class_accuracy,
+    per_example_softmax_loss,
+    per_example_svm_loss,
+    svm_margins,
+    top_confusions,
+    weights_to_images,
+    zero_hinge_scale,
+)
+from nplab_io.atomic import write_json_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 SOURCES = {
     "svm-1": "CS231n svm.ipynb, inline question 1 (softmax.ipynb 2025, inline question 2)",
@@ -82,15 +91,37 @@ def svm_1(sm, log, info):
     h, tol = float(s["h"]), float(s["mismatch_tol"])
     band = h * float(np.max(np.abs(X)))
     scores = X @ W
-    info.update({"N": int(n), "D": int(d), "C": c, "dtype": "float64", "reg": 0.0,
-                 "weight_scale": float(s["weight_scale"]), "h": h, "mismatch_tol": tol,
-                 "num_coords_checked": len(coords), "hinge_terms": int(n * (c - 1)),
-                 "max_abs_x": float(np.max(np.abs(X))), "band_h_max_abs_x": band,
-                 "deltas": [float(v) for v in s["deltas"]]})
-    per = {k: [] for k in ("num_mismatches", "max_rel_error", "coords_with_kink_crossing",
-                           "mismatches_at_kink_crossing", "mismatches_without_kink_crossing",
-                           "near_kink_terms_within_h", "near_kink_terms_within_band",
-                           "active_term_fraction", "initial_loss")}
+    info.update(
+        {
+            "N": int(n),
+            "D": int(d),
+            "C": c,
+            "dtype": "float64",
+            "reg": 0.0,
+            "weight_scale": float(s["weight_scale"]),
+            "h": h,
+            "mismatch_tol": tol,
+            "num_coords_checked": len(coords),
+            "hinge_terms": int(n * (c - 1)),
+            "max_abs_x": float(np.max(np.abs(X))),
+            "band_h_max_abs_x": band,
+            "deltas": [float(v) for v in s["deltas"]],
+        }
+    )
+    per = {
+        k: []
+        for k in (
+            "num_mismatches",
+            "max_rel_error",
+            "coords_with_kink_crossing",
+            "mismatches_at_kink_crossing",
+            "mismatches_without_kink_crossing",
+            "near_kink_terms_within_h",
+            "near_kink_terms_within_band",
+            "active_term_fraction",
+            "initial_loss",
+        )
+    }
     margins = {}
     for delta in info["deltas"]:
         v0 = W[dd, cc].copy()
@@ -117,8 +148,13 @@ def svm_1(sm, log, info):
         per["near_kink_terms_within_band"].append(int(np.sum(np.abs(margins[delta]) < band)))
         per["active_term_fraction"].append(float(np.mean(margins[delta] > 0)))
         per["initial_loss"].append(float(loss))
-        log.info("delta %g: %d/%d mismatches, %d coords cross a kink", delta, bad.sum(),
-                 len(coords), cross.sum())
+        log.info(
+            "delta %g: %d/%d mismatches, %d coords cross a kink",
+            delta,
+            bad.sum(),
+            len(coords),
+            cross.sum(),
+        )
     info.update(per)
     info["margin_std"] = float(np.std(margins[info["deltas"][0]]))
     info["all_mismatches_explained_by_kinks"] = sum(per["mismatches_without_kink_crossing"]) == 0
@@ -161,7 +197,8 @@ def svm_1(sm, log, info):
         f"{per['coords_with_kink_crossing'][-1]} for Δ = {dl[-1]:g}). It is not a reason for "
         f"concern: the mismatch is a property of the loss at its kinks, not a bug in the "
         f"gradient, and the analytic subgradient is still a valid descent direction; a check "
-        f"that fails only at kink crossings passes.")
+        f"that fails only at kink crossings passes."
+    )
 
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
     ax = axes[0]
@@ -211,26 +248,35 @@ def templates(sm, log, info, model):
     own = np.diag(corr)
     off = corr[~np.eye(C, dtype=bool)]
     argmax_own = corr.argmax(axis=1) == np.arange(C)
-    Wp = W[:-1].T.reshape((C,) + shape)                 # (C, H, W, 3) in weight units
-    chan = Wp.reshape(C, -1, shape[-1]).mean(axis=1)    # mean weight per colour channel
+    Wp = W[:-1].T.reshape((C,) + shape)  # (C, H, W, 3) in weight units
+    chan = Wp.reshape(C, -1, shape[-1]).mean(axis=1)  # mean weight per colour channel
     blue_pref = chan[:, 2] - chan[:, :2].mean(axis=1)
     green_pref = chan[:, 1] - chan[:, [0, 2]].mean(axis=1)
-    info.update({
-        "model": model, "table": table, "variant": best["variant"], "run": best["run"],
-        "lr": float(best["spec"]["lr"]), "reg": float(best["spec"]["reg"]),
-        "val_acc": float(best["val_acc"]), "test_acc": float(best["test_acc"]),
-        "class_names": names,
-        "own_class_corr": [float(v) for v in own],
-        "own_class_corr_raw": [float(v) for v in np.diag(corr_raw)],
-        "mean_own_class_corr": float(own.mean()), "min_own_class_corr": float(own.min()),
-        "max_own_class_corr": float(own.max()), "mean_other_class_corr": float(off.mean()),
-        "num_classes_own_mean_best_match": int(argmax_own.sum()),
-        "best_matching_class": [names[k] for k in corr.argmax(axis=1)],
-        "channel_mean_weight_rgb": [[float(v) for v in row] for row in chan],
-        "bluest_template": names[int(np.argmax(blue_pref))],
-        "greenest_template": names[int(np.argmax(green_pref))],
-        "weight_abs_max": float(np.abs(W[:-1]).max()),
-    })
+    info.update(
+        {
+            "model": model,
+            "table": table,
+            "variant": best["variant"],
+            "run": best["run"],
+            "lr": float(best["spec"]["lr"]),
+            "reg": float(best["spec"]["reg"]),
+            "val_acc": float(best["val_acc"]),
+            "test_acc": float(best["test_acc"]),
+            "class_names": names,
+            "own_class_corr": [float(v) for v in own],
+            "own_class_corr_raw": [float(v) for v in np.diag(corr_raw)],
+            "mean_own_class_corr": float(own.mean()),
+            "min_own_class_corr": float(own.min()),
+            "max_own_class_corr": float(own.max()),
+            "mean_other_class_corr": float(off.mean()),
+            "num_classes_own_mean_best_match": int(argmax_own.sum()),
+            "best_matching_class": [names[k] for k in corr.argmax(axis=1)],
+            "channel_mean_weight_rgb": [[float(v) for v in row] for row in chan],
+            "bluest_template": names[int(np.argmax(blue_pref))],
+            "greenest_template": names[int(np.argmax(green_pref))],
+            "weight_abs_max": float(np.abs(W[:-1]).max()),
+        }
+    )
     hi, lo = names[int(np.argmax(own))], names[int(np.argmin(own))]
     info["finding"] = (
         f"Each {model} template (the best {table} run, {best['variant']}, test accuracy "
@@ -245,7 +291,8 @@ def templates(sm, log, info, model):
         f"the template that fits best is a prototype of the whole class — every pose, colour and "
         f"position of the class averaged into one image (e.g. a two-headed horse or a car whose "
         f"colour is the most common one); the L2 penalty (reg {best['spec']['reg']:g}) keeps "
-        f"it smooth.")
+        f"it smooth."
+    )
 
     imgs = weights_to_images(W, shape)
     fig = plt.figure(figsize=(12.0, 6.2))
@@ -255,19 +302,29 @@ def templates(sm, log, info, model):
         ax.imshow(imgs[i].astype(np.uint8), interpolation="nearest")
         ax.set_title(f"{names[i]}\nr = {own[i]:.2f}", fontsize=7.5)
         ax.axis("off")
-    ax = fig.add_subplot(gs[1, 2:C - 2])
+    ax = fig.add_subplot(gs[1, 2 : C - 2])
     im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
     for i in range(C):
         for j in range(C):
-            ax.text(j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
-                    fontweight="bold" if i == j else "normal")
+            ax.text(
+                j,
+                i,
+                f"{corr[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                fontweight="bold" if i == j else "normal",
+            )
     ax.set_xticks(range(C), names, rotation=45, ha="right", fontsize=7.5)
     ax.set_yticks(range(C), names, fontsize=7.5)
     ax.set_xlabel("class mean training image (centred)")
     ax.set_ylabel(f"{model} template")
     fig.colorbar(im, ax=ax, shrink=0.8, label="Pearson r")
-    fig.suptitle(f"{model} class templates ({table}: {best['variant']}) and their correlation "
-                 f"with the class mean images", fontsize=9.5)
+    fig.suptitle(
+        f"{model} class templates ({table}: {best['variant']}) and their correlation "
+        f"with the class mean images",
+        fontsize=9.5,
+    )
     return fig
 
 
@@ -290,19 +347,34 @@ def softmax_1(sm, log, info):
         losses.append(float(le.mean()))
         score_std.append(float(sc.std()))
         p_correct.append(float(np.exp(-le).mean()))
-    i0 = scales.index(float(checks["weight_scale"])) if float(checks["weight_scale"]) in scales else 0
-    info.update({
-        "num_classes": C, "expected_loss": expected, "minus_log_0_1": -math.log(0.1),
-        "weight_scale": scales[i0], "N": int(len(y)), "split": "dev", "reg": 0.0,
-        "measured_loss": losses[i0], "measured_loss_checks_json": float(checks["softmax_initial_loss"]),
-        "abs_diff": abs(losses[i0] - expected),
-        "relative_diff": abs(losses[i0] - expected) / expected,
-        "mean_prob_correct": p_correct[i0], "score_std": score_std[i0],
-        "per_example_loss_min": float(per_ex[scales[i0]].min()),
-        "per_example_loss_max": float(per_ex[scales[i0]].max()),
-        "weight_scales": scales, "loss_by_scale": losses, "score_std_by_scale": score_std,
-        "prob_correct_by_scale": p_correct,
-    })
+    i0 = (
+        scales.index(float(checks["weight_scale"]))
+        if float(checks["weight_scale"]) in scales
+        else 0
+    )
+    info.update(
+        {
+            "num_classes": C,
+            "expected_loss": expected,
+            "minus_log_0_1": -math.log(0.1),
+            "weight_scale": scales[i0],
+            "N": int(len(y)),
+            "split": "dev",
+            "reg": 0.0,
+            "measured_loss": losses[i0],
+            "measured_loss_checks_json": float(checks["softmax_initial_loss"]),
+            "abs_diff": abs(losses[i0] - expected),
+            "relative_diff": abs(losses[i0] - expected) / expected,
+            "mean_prob_correct": p_correct[i0],
+            "score_std": score_std[i0],
+            "per_example_loss_min": float(per_ex[scales[i0]].min()),
+            "per_example_loss_max": float(per_ex[scales[i0]].max()),
+            "weight_scales": scales,
+            "loss_by_scale": losses,
+            "score_std_by_scale": score_std,
+            "prob_correct_by_scale": p_correct,
+        }
+    )
     far = [f"{ws:g}: {lv:.2f}" for ws, lv in zip(scales, losses) if ws != scales[i0]]
     info["finding"] = (
         f"With W = {scales[i0]:g}·N(0,1) every score is almost 0 (std {score_std[i0]:.3f}), so "
@@ -311,7 +383,8 @@ def softmax_1(sm, log, info):
         f"is about −log(1/C) = −log(0.1) = {expected:.4f}. Measured on the {len(y)} dev rows: "
         f"{losses[i0]:.4f} (|difference| {abs(losses[i0] - expected):.4f}; the linear checks "
         f"record {checks['softmax_initial_loss']:.4f}). The approximation needs small weights: "
-        f"with larger initial scales the mean loss is " + ", ".join(far) + ".")
+        f"with larger initial scales the mean loss is " + ", ".join(far) + "."
+    )
 
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
     ax = axes[0]
@@ -371,27 +444,37 @@ def softmax_2(sm, log, info):
     svm_dev = per_example_svm_loss(Xd @ Wsvm, yd, delta)
     sm_dev = per_example_softmax_loss(Xd @ Wsm, yd)
     before_svm, before_sm = float(svm_dev.sum()), float(sm_dev.sum())
-    info.update({
-        "svm_run": bsvm["run"], "svm_variant": bsvm["variant"],
-        "softmax_run": bsm["run"], "softmax_variant": bsm["variant"], "delta": delta,
-        "point_source": how, "val_index": i, "alpha": float(alpha), "true_class": yi,
-        "true_class_name": names[yi] if names else str(yi),
-        "svm_max_hinge_argument": float(np.max(m[np.isfinite(m)])),
-        "svm_min_margin_over_delta": float(-np.max(m[np.isfinite(m)])),
-        "svm_loss_contribution": svm_c,
-        "softmax_loss_contribution": sm_c,
-        "softmax_loss_contribution_svm_weights": sm_c_svmw,
-        "softmax_prob_correct": float(p[yi]),
-        "dev_rows": int(len(yd)),
-        "svm_sum_dev": before_svm, "svm_sum_dev_plus_point": before_svm + svm_c,
-        "softmax_sum_dev": before_sm, "softmax_sum_dev_plus_point": before_sm + sm_c,
-        "svm_sum_unchanged": bool(before_svm + svm_c == before_svm),
-        "softmax_sum_changed": bool(before_sm + sm_c != before_sm),
-        "frac_dev_zero_svm_loss": float(np.mean(svm_dev == 0.0)),
-        "frac_val_zero_svm_loss": float(np.mean(svm_val == 0.0)),
-        "min_softmax_loss_dev": float(sm_dev.min()),
-        "answer": "true",
-    })
+    info.update(
+        {
+            "svm_run": bsvm["run"],
+            "svm_variant": bsvm["variant"],
+            "softmax_run": bsm["run"],
+            "softmax_variant": bsm["variant"],
+            "delta": delta,
+            "point_source": how,
+            "val_index": i,
+            "alpha": float(alpha),
+            "true_class": yi,
+            "true_class_name": names[yi] if names else str(yi),
+            "svm_max_hinge_argument": float(np.max(m[np.isfinite(m)])),
+            "svm_min_margin_over_delta": float(-np.max(m[np.isfinite(m)])),
+            "svm_loss_contribution": svm_c,
+            "softmax_loss_contribution": sm_c,
+            "softmax_loss_contribution_svm_weights": sm_c_svmw,
+            "softmax_prob_correct": float(p[yi]),
+            "dev_rows": int(len(yd)),
+            "svm_sum_dev": before_svm,
+            "svm_sum_dev_plus_point": before_svm + svm_c,
+            "softmax_sum_dev": before_sm,
+            "softmax_sum_dev_plus_point": before_sm + sm_c,
+            "svm_sum_unchanged": bool(before_svm + svm_c == before_svm),
+            "softmax_sum_changed": bool(before_sm + sm_c != before_sm),
+            "frac_dev_zero_svm_loss": float(np.mean(svm_dev == 0.0)),
+            "frac_val_zero_svm_loss": float(np.mean(svm_val == 0.0)),
+            "min_softmax_loss_dev": float(sm_dev.min()),
+            "answer": "true",
+        }
+    )
     info["finding"] = (
         f"True. The point used is {how} (validation image {i}, class {info['true_class_name']}, "
         f"alpha = {alpha:g}): under the best SVM ({bsvm['variant']}) its correct score beats "
@@ -404,16 +487,19 @@ def softmax_2(sm, log, info):
         f"probability of the correct class is always below 1. Such points are common: "
         f"{100 * info['frac_dev_zero_svm_loss']:.0f}% of the dev rows already contribute 0 to the "
         f"SVM loss, while the smallest softmax contribution among them is "
-        f"{info['min_softmax_loss_dev']:.2e}.")
+        f"{info['min_softmax_loss_dev']:.2e}."
+    )
 
-    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.6),
-                             gridspec_kw={"width_ratios": [0.8, 1.4, 1.4]})
+    fig, axes = plt.subplots(
+        1, 3, figsize=(12.5, 3.6), gridspec_kw={"width_ratios": [0.8, 1.4, 1.4]}
+    )
     shape = tuple(int(v) for v in sm.params.image_shape)
     img = x[:-1].reshape(shape)
     img = (img - img.min()) / max(img.max() - img.min(), 1e-12)
     axes[0].imshow(img, interpolation="nearest")
-    axes[0].set_title(f"val image {i} ({info['true_class_name']})\ncentred pixels × {alpha:g}",
-                      fontsize=8)
+    axes[0].set_title(
+        f"val image {i} ({info['true_class_name']})\ncentred pixels × {alpha:g}", fontsize=8
+    )
     axes[0].axis("off")
     ax = axes[1]
     cols = ["C2" if k == yi else "C0" for k in range(10)]
@@ -454,34 +540,48 @@ def features_1(sm, log, info):
         pairs = top_confusions(np.triu(sym, 1), int(s["top_k"]))
         wrong = mis[mis["table"] == table]
         if len(wrong) != int(conf.sum() - np.trace(conf)):
-            raise ValueError(f"{sm.input.misclassified}: {len(wrong)} rows for {table}, but its "
-                             f"confusion matrix has {int(conf.sum() - np.trace(conf))} errors")
-        same = [group.get(t) == group.get(p) and group.get(t) is not None
-                for t, p in zip(wrong["true_name"], wrong["predicted_name"])]
+            raise ValueError(
+                f"{sm.input.misclassified}: {len(wrong)} rows for {table}, but its "
+                f"confusion matrix has {int(conf.sum() - np.trace(conf))} errors"
+            )
+        same = [
+            group.get(t) == group.get(p) and group.get(t) is not None
+            for t, p in zip(wrong["true_name"], wrong["predicted_name"])
+        ]
         k = short[table]
         tops[k] = (top, pairs, acc, b)
-        info.update({
-            f"{k}_variant": b["variant"], f"{k}_test_acc": float(b["test_acc"]),
-            f"{k}_num_test": int(b["num_test"]), f"{k}_num_errors": int(len(wrong)),
-            f"{k}_per_class_acc": [float(v) for v in acc],
-            f"{k}_best_class": names[int(np.argmax(acc))],
-            f"{k}_worst_class": names[int(np.argmin(acc))],
-            f"{k}_top_confused_true": [names[t] for t, _, _ in top],
-            f"{k}_top_confused_pred": [names[p] for _, p, _ in top],
-            f"{k}_top_confused_count": [int(n) for _, _, n in top],
-            f"{k}_top_pairs": [f"{names[a]}/{names[bb]}" for a, bb, _ in pairs],
-            f"{k}_top_pair_count": [int(n) for _, _, n in pairs],
-            f"{k}_within_group_error_fraction": float(np.mean(same)) if same else 0.0,
-            f"{k}_most_predicted_wrongly": names[int(np.bincount(
-                wrong["predicted_label"], minlength=len(names)).argmax())] if len(wrong) else "",
-        })
+        info.update(
+            {
+                f"{k}_variant": b["variant"],
+                f"{k}_test_acc": float(b["test_acc"]),
+                f"{k}_num_test": int(b["num_test"]),
+                f"{k}_num_errors": int(len(wrong)),
+                f"{k}_per_class_acc": [float(v) for v in acc],
+                f"{k}_best_class": names[int(np.argmax(acc))],
+                f"{k}_worst_class": names[int(np.argmin(acc))],
+                f"{k}_top_confused_true": [names[t] for t, _, _ in top],
+                f"{k}_top_confused_pred": [names[p] for _, p, _ in top],
+                f"{k}_top_confused_count": [int(n) for _, _, n in top],
+                f"{k}_top_pairs": [f"{names[a]}/{names[bb]}" for a, bb, _ in pairs],
+                f"{k}_top_pair_count": [int(n) for _, _, n in pairs],
+                f"{k}_within_group_error_fraction": float(np.mean(same)) if same else 0.0,
+                f"{k}_most_predicted_wrongly": names[
+                    int(np.bincount(wrong["predicted_label"], minlength=len(names)).argmax())
+                ]
+                if len(wrong)
+                else "",
+            }
+        )
     info["same_top_pair"] = info["twolayer_top_pairs"][:1] == info["svm_top_pairs"][:1]
     t = info
     # the largest confusion that crosses the animal/vehicle divide (two-layer net)
     conf2 = np.asarray(bests["twolayer_features"]["confusion"], dtype=np.int64)
-    cross = [(int(conf2[i, j] + conf2[j, i]), names[i], names[j])
-             for i in range(len(names)) for j in range(i + 1, len(names))
-             if group.get(names[i]) != group.get(names[j])]
+    cross = [
+        (int(conf2[i, j] + conf2[j, i]), names[i], names[j])
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if group.get(names[i]) != group.get(names[j])
+    ]
     cross.sort(key=lambda r: (-r[0], r[1], r[2]))
     info["twolayer_top_cross_group_pair"] = f"{cross[0][1]}/{cross[0][2]}" if cross else ""
     info["twolayer_top_cross_group_count"] = cross[0][0] if cross else 0
@@ -491,9 +591,10 @@ def features_1(sm, log, info):
     sizes = [len(v) for v in s["groups"].values()]
     chance = sum(k * (k - 1) for k in sizes) / (len(names) * (len(names) - 1))
     info["within_group_chance_fraction"] = float(chance)
-    verdict = ("Mostly yes" if frac > chance else "Only partly")
-    pairs_txt = ", ".join(f"{a} ({n})" for a, n in zip(t["twolayer_top_pairs"][:3],
-                                                         t["twolayer_top_pair_count"][:3]))
+    verdict = "Mostly yes" if frac > chance else "Only partly"
+    pairs_txt = ", ".join(
+        f"{a} ({n})" for a, n in zip(t["twolayer_top_pairs"][:3], t["twolayer_top_pair_count"][:3])
+    )
     info["finding"] = (
         f"{verdict}. The two-layer net on HOG + hue features ({t['twolayer_variant']}) classifies "
         f"{100 * t['twolayer_test_acc']:.1f}% of the {t['twolayer_num_test']} test images "
@@ -511,7 +612,8 @@ def features_1(sm, log, info):
         f"SVM on the same features ({100 * t['svm_test_acc']:.1f}%) "
         f"{'shares' if t['same_top_pair'] else 'does not share'} the top confused pair "
         f"({t['svm_top_pairs'][0] if t['svm_top_pairs'] else 'none'}); "
-        f"{100 * t['svm_within_group_error_fraction']:.0f}% of its errors stay within a group.")
+        f"{100 * t['svm_within_group_error_fraction']:.0f}% of its errors stay within a group."
+    )
 
     top, pairs, acc, b = tops["twolayer"]
     conf = np.asarray(b["confusion"], dtype=np.float64)
@@ -521,18 +623,31 @@ def features_1(sm, log, info):
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, str(int(conf[i, j])), ha="center", va="center", fontsize=6.5,
-                    color="white" if norm[i, j] > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                str(int(conf[i, j])),
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="white" if norm[i, j] > 0.6 else "black",
+            )
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7.5)
     ax.set_yticks(range(len(names)), names, fontsize=7.5)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"two-layer net on features: confusion (counts; colour = row fraction)",
-                 fontsize=8.5)
+    ax.set_title(
+        "two-layer net on features: confusion (counts; colour = row fraction)", fontsize=8.5
+    )
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax = axes[1]
     xs = np.arange(len(names))
-    ax.bar(xs - 0.2, t["twolayer_per_class_acc"], 0.4, label=f"two-layer net ({t['twolayer_test_acc']:.3f})")
+    ax.bar(
+        xs - 0.2,
+        t["twolayer_per_class_acc"],
+        0.4,
+        label=f"two-layer net ({t['twolayer_test_acc']:.3f})",
+    )
     ax.bar(xs + 0.2, t["svm_per_class_acc"], 0.4, label=f"linear SVM ({t['svm_test_acc']:.3f})")
     ax.set_xticks(xs, names, rotation=45, ha="right", fontsize=7.5)
     ax.set_ylabel("per-class test accuracy")
@@ -563,4 +678,4 @@ def main(sm, log):
     log.info("%s: %s", qid, info["finding"])
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -6,20 +6,21 @@ every class, the Pearson correlation of the template with that class's mean trai
 — centred (class mean minus the train mean image, the input the template actually sees)
 and raw — in long form: template, image_class, corr_centered, corr_raw.
 """
+
 import json
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab.linear_analysis import template_correlations, weights_to_images  # noqa: E402
-from nplab_io.atomic import write_text_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab.linear_analysis import template_correlations, weights_to_images
+from nplab_io.atomic import write_text_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def best_weights(best_path, param_paths):
@@ -45,17 +46,30 @@ def main(sm, log):
     with np.load(sm.input.mean) as z:
         mu = np.asarray(z["mean"], dtype=np.float64)
     if W.shape != (int(np.prod(shape)) + 1, C):
-        raise ValueError(f"{best['run']}: W has shape {W.shape}, expected "
-                         f"({int(np.prod(shape)) + 1}, {C}) (pixels + bias row)")
-    templates = W[:-1].T                          # (C, 3072)
+        raise ValueError(
+            f"{best['run']}: W has shape {W.shape}, expected "
+            f"({int(np.prod(shape)) + 1}, {C}) (pixels + bias row)"
+        )
+    templates = W[:-1].T  # (C, 3072)
     corr_c = template_correlations(templates, raw - mu)
     corr_r = template_correlations(templates, raw)
-    rows = [{"model": model, "table": best["table"], "run": best["run"],
-             "template": names[i], "image_class": names[k],
-             "corr_centered": corr_c[i, k], "corr_raw": corr_r[i, k]}
-            for i in range(C) for k in range(C)]
-    write_text_atomic(sm.output.csv, pd.DataFrame(rows).to_csv(
-        index=False, float_format="%.10g", lineterminator="\n"))
+    rows = [
+        {
+            "model": model,
+            "table": best["table"],
+            "run": best["run"],
+            "template": names[i],
+            "image_class": names[k],
+            "corr_centered": corr_c[i, k],
+            "corr_raw": corr_r[i, k],
+        }
+        for i in range(C)
+        for k in range(C)
+    ]
+    write_text_atomic(
+        sm.output.csv,
+        pd.DataFrame(rows).to_csv(index=False, float_format="%.10g", lineterminator="\n"),
+    )
 
     imgs = weights_to_images(W, shape)
     fig, axes = plt.subplots(2, (C + 1) // 2, figsize=(1.6 * ((C + 1) // 2), 4.0))
@@ -64,13 +78,21 @@ def main(sm, log):
         if i < C:
             ax.imshow(imgs[i].astype(np.uint8), interpolation="nearest")
             ax.set_title(f"{names[i]}\nr = {corr_c[i, i]:.2f}", fontsize=8)
-    fig.suptitle(f"{model} class templates (best of {best['table']}: {best['variant']}, "
-                 f"test acc {best['test_acc']:.3f}); r = correlation with the class's "
-                 f"centred mean image", fontsize=8.5)
+    fig.suptitle(
+        f"{model} class templates (best of {best['table']}: {best['variant']}, "
+        f"test acc {best['test_acc']:.3f}); r = correlation with the class's "
+        f"centred mean image",
+        fontsize=8.5,
+    )
     save_figure(fig, sm.output.fig)
     own = np.diag(corr_c)
-    log.info("%s: own-class centred correlation mean %.3f, argmax on the diagonal for %d of %d",
-             model, own.mean(), int(np.sum(corr_c.argmax(axis=1) == np.arange(C))), C)
+    log.info(
+        "%s: own-class centred correlation mean %.3f, argmax on the diagonal for %d of %d",
+        model,
+        own.mean(),
+        int(np.sum(corr_c.argmax(axis=1) == np.arange(C))),
+        C,
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

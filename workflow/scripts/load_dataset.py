@@ -1,4 +1,5 @@
 """Parse verified raw files into one compressed .npz per dataset plus provenance."""
+
 import json
 import tempfile
 from pathlib import Path
@@ -49,4 +50,4 @@ def main(sm, log):
     log.info("%s: train %s test %s", ds, out["x_train"].shape, out["x_test"].shape)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,4 +1,5 @@
 """Mean image of the TRAIN split only (float64)."""
+
 import numpy as np
 
 from nplab.preprocess import mean_image
@@ -15,4 +16,4 @@ def main(sm, log):
     log.info("mean image from %d training images; overall mean %.4f", len(x_train), mean.mean())
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,5 +1,6 @@
 """results/mnist/best.csv: per MNIST table the best faithful and the best tuned row (by val
 accuracy), and the val-selected best model of mnist_best; the overall best by val first."""
+
 import json
 from pathlib import Path
 
@@ -18,24 +19,41 @@ def main(sm, log):
             if ok.empty:
                 continue
             r = ok.loc[ok[f"{kind}_val_acc"].idxmax()]
-            rows.append({"source": f"{kind}: {Path(path).stem}", "variant": r["variant"],
-                         "epochs": int(r["epochs_run"]), "run": r[f"{kind}_run"],
-                         "val_acc": float(r[f"{kind}_val_acc"]),
-                         "test_acc": float(r[f"{kind}_test_acc"]),
-                         "train_acc": float(r[f"{kind}_train_acc"])})
+            rows.append(
+                {
+                    "source": f"{kind}: {Path(path).stem}",
+                    "variant": r["variant"],
+                    "epochs": int(r["epochs_run"]),
+                    "run": r[f"{kind}_run"],
+                    "val_acc": float(r[f"{kind}_val_acc"]),
+                    "test_acc": float(r[f"{kind}_test_acc"]),
+                    "train_acc": float(r[f"{kind}_train_acc"]),
+                }
+            )
     with open(sm.input.best, encoding="utf-8") as fh:
         best = json.load(fh)
     spec = best["spec"]
-    rows.append({"source": "mnist_best", "variant": (
-        f"{spec['hidden_dims']} {spec['init']} init, dropout keep {spec['dropout_keep']:g}, "
-        f"{spec['optimizer']} lr {spec['lr']:g}, "
-        f"{spec['schedule']} schedule, batch {spec['batch_size']}, reg {spec['reg']:g}"),
-        "epochs": int(spec["epochs"]), "run": best["run"], "val_acc": float(best["val_acc"]),
-        "test_acc": float(best["test_acc"]), "train_acc": float(best["train_acc"])})
+    rows.append(
+        {
+            "source": "mnist_best",
+            "variant": (
+                f"{spec['hidden_dims']} {spec['init']} init, dropout keep {spec['dropout_keep']:g}, "
+                f"{spec['optimizer']} lr {spec['lr']:g}, "
+                f"{spec['schedule']} schedule, batch {spec['batch_size']}, reg {spec['reg']:g}"
+            ),
+            "epochs": int(spec["epochs"]),
+            "run": best["run"],
+            "val_acc": float(best["val_acc"]),
+            "test_acc": float(best["test_acc"]),
+            "train_acc": float(best["train_acc"]),
+        }
+    )
     out = pd.DataFrame(rows).sort_values("val_acc", ascending=False, kind="stable")
     out.insert(0, "rank_by_val", range(1, len(out) + 1))
     log.info("best by val: %s", out.iloc[0].to_dict())
-    write_text_atomic(sm.output.csv, out.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    write_text_atomic(
+        sm.output.csv, out.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

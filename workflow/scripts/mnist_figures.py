@@ -2,40 +2,43 @@
 (summed gradients, the write-up's lrs) and the tuned runs (mean-reduced, lr chosen on val)
 side by side: training loss per example and validation accuracy per epoch; for batching,
 validation accuracy against wall time."""
+
 import json
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
-from nplab_io.mnist import best_per_group, loss_per_example  # noqa: E402
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
+from nplab_io.mnist import best_per_group, loss_per_example
 
 
 def load_tables(files, tables):
     """{table: (runs, curves, loss, timings)} from input.tables (4 files per table)."""
     out = {}
     for i, t in enumerate(tables):
-        out[t] = tuple(pd.read_csv(f) for f in files[4 * i:4 * i + 4])
+        out[t] = tuple(pd.read_csv(f) for f in files[4 * i : 4 * i + 4])
     return out
 
 
 def curves_figure(name, faithful, tuned, data):
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for row, (kind, table) in enumerate((("faithful (summed gradients)", faithful),
-                                         ("tuned (mean gradients, lr on val)", tuned))):
+    for row, (kind, table) in enumerate(
+        (("faithful (summed gradients)", faithful), ("tuned (mean gradients, lr on val)", tuned))
+    ):
         runs, curves, loss, _ = data[table]
         sel = best_per_group(runs)
         for i, (group, r) in enumerate(sel.items()):
-            lab = f"{group} (lr {r['lr']:g}{', reg %g' % r['reg'] if r['reg'] else ''})"
+            lab = f"{group} (lr {r['lr']:g}{', reg {:g}'.format(r['reg']) if r['reg'] else ''})"
             lo = loss[loss["run"] == r["run"]]
-            axes[row, 0].plot(lo["iteration"], loss_per_example(lo["loss"], r), color=f"C{i}",
-                              lw=1, label=lab)
+            axes[row, 0].plot(
+                lo["iteration"], loss_per_example(lo["loss"], r), color=f"C{i}", lw=1, label=lab
+            )
             c = curves[curves["run"] == r["run"]]
             axes[row, 1].plot(c["epoch"], c["val_acc"], color=f"C{i}", lw=1.2, label=lab)
         axes[row, 0].set_yscale("log")
@@ -63,9 +66,15 @@ def batching_figure(faithful, tuned, data, timing_files):
         runs, curves, _, _ = data[table]
         for i, (group, r) in enumerate(best_per_group(runs).items()):
             c = curves[curves["run"] == r["run"]].sort_values("epoch")
-            t = elapsed[r["run"]][:len(c)]
-            ax.plot(t, c["val_acc"].to_numpy()[:len(t)], "-o", ms=2.5, color=f"C{i}",
-                    label=f"{group} (batch {r['batch_size']}, lr {r['lr']:g})")
+            t = elapsed[r["run"]][: len(c)]
+            ax.plot(
+                t,
+                c["val_acc"].to_numpy()[: len(t)],
+                "-o",
+                ms=2.5,
+                color=f"C{i}",
+                label=f"{group} (batch {r['batch_size']}, lr {r['lr']:g})",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("wall time (s, including per-epoch evaluation)")
         ax.set_title(f"batching: {kind}", fontsize=9)
@@ -89,4 +98,4 @@ def main(sm, log):
     log.info("%s: %s", sm.wildcards.fig, [Path(f).name for f in sm.output.fig])
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -1,5 +1,6 @@
 """results/mnist/<name>.csv: the write-up's rows with our faithful and tuned numbers beside
 them (logic: nplab_io.mnist.join_table)."""
+
 import pandas as pd
 
 from nplab_io.atomic import write_text_atomic
@@ -20,11 +21,19 @@ def main(sm, log):
     faithful, tuned = load(files[:3]), load(files[3:6])
     seed = pd.read_csv(sm.input.seed)
     n_train = int(faithful[0]["num_train_used"].max())
-    df = join_table(sm.params.name, seed, faithful, tuned, n_train,
-                    extra_rows=[tuple(r) for r in sm.params.extra_rows],
-                    max_epochs=sm.params.max_epochs)
+    df = join_table(
+        sm.params.name,
+        seed,
+        faithful,
+        tuned,
+        n_train,
+        extra_rows=[tuple(r) for r in sm.params.extra_rows],
+        max_epochs=sm.params.max_epochs,
+    )
     log.info("%s: %d rows (n_train %d)", sm.params.name, len(df), n_train)
-    write_text_atomic(sm.output.csv, df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    write_text_atomic(
+        sm.output.csv, df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -3,6 +3,7 @@
 Reads the tables' runs.csv / curves.csv / loss.csv (and, for the first-layer weights, the
 best twolayer_search run's params.npz named by best.json) and draws the figure named by
 the ``fig`` wildcard."""
+
 import json
 import math
 from pathlib import Path
@@ -10,12 +11,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 
 def load_tables(sm):
@@ -23,7 +24,7 @@ def load_tables(sm):
     files = list(sm.input.tables)
     out = {}
     for i, t in enumerate(sm.params.tables):
-        runs, curves, loss = (pd.read_csv(f) for f in files[3 * i:3 * i + 3])
+        runs, curves, loss = (pd.read_csv(f) for f in files[3 * i : 3 * i + 3])
         if runs.empty:
             raise ValueError(f"{files[3 * i]}: no runs")
         runs["depth"] = [len(json.loads(h)) + 1 for h in runs["hidden_dims"]]
@@ -44,10 +45,22 @@ def curves(sm, tabs, title):
         lc, cc = _var_curves(loss, v), _var_curves(curv, v)
         label = v if len(runs) > 1 else None
         a1.plot(lc["iteration"], lc["loss"], color=f"C{i}", lw=0.8, label=label)
-        a2.plot(cc["epoch"], cc["train_acc"], "-o", color=f"C{i}", ms=3,
-                label=f"{v}: train" if label else "train")
-        a2.plot(cc["epoch"], cc["val_acc"], "--s", color=f"C{i}" if label else "C1", ms=3,
-                label=f"{v}: val" if label else "val")
+        a2.plot(
+            cc["epoch"],
+            cc["train_acc"],
+            "-o",
+            color=f"C{i}",
+            ms=3,
+            label=f"{v}: train" if label else "train",
+        )
+        a2.plot(
+            cc["epoch"],
+            cc["val_acc"],
+            "--s",
+            color=f"C{i}" if label else "C1",
+            ms=3,
+            label=f"{v}: val" if label else "val",
+        )
     a1.set_xlabel("iteration")
     a1.set_ylabel("training loss (minibatch)")
     a1.set_title("loss")
@@ -68,7 +81,7 @@ def weights_grid(sm, tabs):
     runs, _, _ = tabs
     with open(sm.input.best, encoding="utf-8") as fh:
         best = json.load(fh)
-    paths = {Path(p).parent.name: p for p in sm.input.params}     # results/runs/<run>/
+    paths = {Path(p).parent.name: p for p in sm.input.params}  # results/runs/<run>/
     with np.load(paths[best["run"]]) as z:
         W1 = z["W1"].astype(np.float64)
     if W1.shape[0] != 32 * 32 * 3:
@@ -88,16 +101,21 @@ def weights_grid(sm, tabs):
         lo, hi = img.min(), img.max()
         img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
         r, c = divmod(j, cols)
-        mosaic[pad + r * (32 + pad):pad + r * (32 + pad) + 32,
-               pad + c * (32 + pad):pad + c * (32 + pad) + 32] = img
+        mosaic[
+            pad + r * (32 + pad) : pad + r * (32 + pad) + 32,
+            pad + c * (32 + pad) : pad + c * (32 + pad) + 32,
+        ] = img
     size = min(12, max(4, cols * 0.45))
     fig, ax = plt.subplots(figsize=(size, size * rows / cols + 0.4))
     ax.imshow(mosaic, interpolation="nearest")
     ax.axis("off")
-    ax.set_title(f"first-layer weights of the best twolayer_search run ({best['variant']}; "
-                 f"{H} of {H_all} hidden units" + (" with the largest weight norm" if H < H_all else "")
-                 + f"; val {best['val_acc']:.3f}, test {best['test_acc']:.3f})",
-                 fontsize=8)
+    ax.set_title(
+        f"first-layer weights of the best twolayer_search run ({best['variant']}; "
+        f"{H} of {H_all} hidden units"
+        + (" with the largest weight norm" if H_all > H else "")
+        + f"; val {best['val_acc']:.3f}, test {best['test_acc']:.3f})",
+        fontsize=8,
+    )
     return fig
 
 
@@ -110,8 +128,13 @@ def search_heatmap(sm, tabs):
     regs = sorted(runs["reg"].unique())
     best = runs.loc[runs["val_acc"].idxmax()]
     vmin, vmax = runs["val_acc"].min(), runs["val_acc"].max()
-    fig, axes = plt.subplots(len(hs), len(eps), figsize=(2.6 * len(eps) + 1.2, 2.2 * len(hs) + 0.8),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(hs),
+        len(eps),
+        figsize=(2.6 * len(eps) + 1.2, 2.2 * len(hs) + 0.8),
+        squeeze=False,
+        layout="constrained",
+    )
     im = None
     for i, h in enumerate(hs):
         for j, e in enumerate(eps):
@@ -124,11 +147,22 @@ def search_heatmap(sm, tabs):
             for a in range(len(regs)):
                 for b in range(len(lrs)):
                     if np.isfinite(grid[a, b]):
-                        is_best = (h == best["hidden_dims"] and e == best["epochs"]
-                                   and regs[a] == best["reg"] and lrs[b] == best["lr"])
-                        ax.text(b, a, f"{grid[a, b]:.3f}", ha="center", va="center", fontsize=7,
-                                color="w" if grid[a, b] < (vmin + vmax) / 2 else "k",
-                                fontweight="bold" if is_best else "normal")
+                        is_best = (
+                            h == best["hidden_dims"]
+                            and e == best["epochs"]
+                            and regs[a] == best["reg"]
+                            and lrs[b] == best["lr"]
+                        )
+                        ax.text(
+                            b,
+                            a,
+                            f"{grid[a, b]:.3f}",
+                            ha="center",
+                            va="center",
+                            fontsize=7,
+                            color="w" if grid[a, b] < (vmin + vmax) / 2 else "k",
+                            fontweight="bold" if is_best else "normal",
+                        )
             ax.set_xticks(range(len(lrs)), [f"{x:g}" for x in lrs], fontsize=7)
             ax.set_yticks(range(len(regs)), [f"{x:g}" for x in regs], fontsize=7)
             ax.set_title(f"hidden {json.loads(h)}, {e} epochs", fontsize=8)
@@ -153,9 +187,14 @@ def overfit(sm, tabs):
     a1.set_xlabel("epoch")
     a1.set_ylabel("accuracy")
     a1.legend(fontsize=7)
-    a1.set_title("train accuracy reaches 100%? " + ", ".join(
-        f"{v}: {'yes' if a >= 1.0 else f'no ({a:.2f})'}"
-        for v, a in zip(runs["variant"], runs["train_acc"])), fontsize=8)
+    a1.set_title(
+        "train accuracy reaches 100%? "
+        + ", ".join(
+            f"{v}: {'yes' if a >= 1.0 else f'no ({a:.2f})'}"
+            for v, a in zip(runs["variant"], runs["train_acc"])
+        ),
+        fontsize=8,
+    )
     a2.set_xlabel("iteration")
     a2.set_ylabel("training loss")
     a2.set_yscale("log")
@@ -216,9 +255,12 @@ def optimizers(sm, tabs):
         axes[0].set_ylabel(f"training loss (clipped at {top:.2f})")
     axes[0].legend(fontsize=7)
     best = runs.loc[runs["val_acc"].idxmax()]
-    fig.suptitle(f"update rules ({int(runs['num_train_used'].iloc[0])} examples, "
-                 f"{json.loads(runs['hidden_dims'].iloc[0])} net): best val "
-                 f"{best['val_acc']:.3f} ({best['variant']})", fontsize=9)
+    fig.suptitle(
+        f"update rules ({int(runs['num_train_used'].iloc[0])} examples, "
+        f"{json.loads(runs['hidden_dims'].iloc[0])} net): best val "
+        f"{best['val_acc']:.3f} ({best['variant']})",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -226,8 +268,9 @@ def optimizers(sm, tabs):
 def batch_size(sm, tabs):
     runs, curv, _ = tabs
     norms = [n for n in ("none", "batchnorm", "layernorm") if n in set(runs["normalization"])]
-    fig, axes = plt.subplots(2, len(norms), figsize=(4 * len(norms), 6), squeeze=False,
-                             sharey="row")
+    fig, axes = plt.subplots(
+        2, len(norms), figsize=(4 * len(norms), 6), squeeze=False, sharey="row"
+    )
     sizes = sorted(runs["batch_size"].unique(), key=lambda b: int(b) if str(b).isdigit() else 0)
     for j, n in enumerate(norms):
         for k, b in enumerate(sizes):
@@ -235,10 +278,12 @@ def batch_size(sm, tabs):
             if r.empty:
                 continue
             cc = _var_curves(curv, r["variant"].iloc[0])
-            axes[0, j].plot(cc["epoch"], cc["train_acc"], "-o", ms=3, color=f"C{k}",
-                            label=f"batch {b}")
-            axes[1, j].plot(cc["epoch"], cc["val_acc"], "-o", ms=3, color=f"C{k}",
-                            label=f"batch {b}")
+            axes[0, j].plot(
+                cc["epoch"], cc["train_acc"], "-o", ms=3, color=f"C{k}", label=f"batch {b}"
+            )
+            axes[1, j].plot(
+                cc["epoch"], cc["val_acc"], "-o", ms=3, color=f"C{k}", label=f"batch {b}"
+            )
         axes[0, j].set_title(n, fontsize=9)
         axes[1, j].set_xlabel("epoch")
     axes[0, 0].set_ylabel("train accuracy")
@@ -261,7 +306,9 @@ def widths(sm, tabs):
         ax.set_xlabel("hidden width (every hidden layer)")
         ax.set_ylabel(yl)
         ax.legend(fontsize=7)
-    fig.suptitle(f"layer norm vs width ({int(runs['depth'].iloc[0]) - 1} hidden layers)", fontsize=9)
+    fig.suptitle(
+        f"layer norm vs width ({int(runs['depth'].iloc[0]) - 1} hidden layers)", fontsize=9
+    )
     fig.tight_layout()
     return fig
 
@@ -271,10 +318,22 @@ def dropout(sm, tabs):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for i, (_, r) in enumerate(runs.sort_values("dropout_keep", ascending=False).iterrows()):
         cc = _var_curves(curv, r["variant"])
-        axes[0].plot(cc["epoch"], cc["train_acc"], "-o", ms=3, color=f"C{i}",
-                     label=f"keep {r['dropout_keep']:g}")
-        axes[1].plot(cc["epoch"], cc["val_acc"], "-o", ms=3, color=f"C{i}",
-                     label=f"keep {r['dropout_keep']:g}")
+        axes[0].plot(
+            cc["epoch"],
+            cc["train_acc"],
+            "-o",
+            ms=3,
+            color=f"C{i}",
+            label=f"keep {r['dropout_keep']:g}",
+        )
+        axes[1].plot(
+            cc["epoch"],
+            cc["val_acc"],
+            "-o",
+            ms=3,
+            color=f"C{i}",
+            label=f"keep {r['dropout_keep']:g}",
+        )
     axes[0].set_title("train accuracy")
     axes[1].set_title("val accuracy")
     for ax in axes:
@@ -294,9 +353,13 @@ def main(sm, log):
         fig = curves(sm, tabs[t0], "two-layer net, the course's first run (twolayer_default)")
     elif fig_name == "fc_best_curves":
         r = tabs[t0][0].iloc[0]
-        fig = curves(sm, tabs[t0], f"best fully-connected net (fc_best): "
-                                   f"{json.loads(r['hidden_dims'])}, {r['normalization']}, "
-                                   f"keep {r['dropout_keep']:g}, {r['optimizer']}")
+        fig = curves(
+            sm,
+            tabs[t0],
+            f"best fully-connected net (fc_best): "
+            f"{json.loads(r['hidden_dims'])}, {r['normalization']}, "
+            f"keep {r['dropout_keep']:g}, {r['optimizer']}",
+        )
     elif fig_name == "twolayer_weights":
         fig = weights_grid(sm, tabs[t0])
     elif fig_name == "twolayer_search":
@@ -306,22 +369,34 @@ def main(sm, log):
     elif fig_name == "fc_init_scale":
         runs = tabs[t0][0]
         runs["net"] = [f"{d}-layer" for d in runs["depth"]]
-        fig = scale_sweep(sm, tabs[t0], "net",
-                          [("train_acc", "final train accuracy", False),
-                           ("final_loss", "final training loss (last epoch)", True)],
-                          f"init scale: 3- vs 5-layer nets, {int(runs['num_train_used'].iloc[0])} "
-                          f"examples, {int(runs['epochs'].iloc[0])} epochs (x = diverged)")
+        fig = scale_sweep(
+            sm,
+            tabs[t0],
+            "net",
+            [
+                ("train_acc", "final train accuracy", False),
+                ("final_loss", "final training loss (last epoch)", True),
+            ],
+            f"init scale: 3- vs 5-layer nets, {int(runs['num_train_used'].iloc[0])} "
+            f"examples, {int(runs['epochs'].iloc[0])} epochs (x = diverged)",
+        )
     elif fig_name == "fc_optimizers":
         fig = optimizers(sm, tabs[t0])
     elif fig_name == "bn_init_scale":
         runs = tabs[t0][0]
-        fig = scale_sweep(sm, tabs[t0], "normalization",
-                          [("val_acc", "val accuracy", False),
-                           ("train_acc", "train accuracy", False),
-                           ("final_loss", "final training loss", True)],
-                          f"batch norm vs none over init scales "
-                          f"({json.loads(runs['hidden_dims'].iloc[0])}, "
-                          f"{int(runs['num_train_used'].iloc[0])} examples; x = diverged)")
+        fig = scale_sweep(
+            sm,
+            tabs[t0],
+            "normalization",
+            [
+                ("val_acc", "val accuracy", False),
+                ("train_acc", "train accuracy", False),
+                ("final_loss", "final training loss", True),
+            ],
+            f"batch norm vs none over init scales "
+            f"({json.loads(runs['hidden_dims'].iloc[0])}, "
+            f"{int(runs['num_train_used'].iloc[0])} examples; x = diverged)",
+        )
     elif fig_name == "bn_batch_size":
         fig = batch_size(sm, tabs[t0])
     elif fig_name == "ln_width":
@@ -334,4 +409,4 @@ def main(sm, log):
     log.info("figure %s written", fig_name)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

@@ -4,6 +4,7 @@ Each writes results/questions/<id>.json (flat numbers, booleans, strings, lists;
 "source", "figures" relative to results/, and a "finding" built from the numbers) and the
 figure results/figures/questions/<id>.<fmt>. Every number is computed here from this run's
 tables, histories, parameters or data."""
+
 import json
 import math
 from pathlib import Path
@@ -11,17 +12,22 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from nplab.diagnostics import (  # noqa: E402
-    PREPROCESSING, axis_statistics, dropout_train_test_means, local_gradients,
-    near_zero_ranges, preprocess_for_question)
-from nplab.layers import batchnorm_forward, layernorm_forward  # noqa: E402
-from nplab_io.atomic import write_json_atomic  # noqa: E402
-from nplab_io.figures import save_figure  # noqa: E402
-from nplab_io.jobs import run_job  # noqa: E402
+from nplab.diagnostics import (
+    PREPROCESSING,
+    axis_statistics,
+    dropout_train_test_means,
+    local_gradients,
+    near_zero_ranges,
+    preprocess_for_question,
+)
+from nplab.layers import batchnorm_forward, layernorm_forward
+from nplab_io.atomic import write_json_atomic
+from nplab_io.figures import save_figure
+from nplab_io.jobs import run_job
 
 SOURCES = {
     "twolayer-1": "CS231n two_layer_net.ipynb, inline question 1",
@@ -35,7 +41,7 @@ SOURCES = {
     "dropout-1": "CS231n Dropout.ipynb, inline question 1",
     "dropout-2": "CS231n Dropout.ipynb, inline question 2",
 }
-CHANCE = 0.1   # ten CIFAR-10 classes
+CHANCE = 0.1  # ten CIFAR-10 classes
 
 
 # --------------------------------------------------------------------------- helpers
@@ -54,7 +60,7 @@ def load_tables(sm, tables):
     files = list(sm.input.tables)
     out = {}
     for i, t in enumerate(tables):
-        runs, curves, loss = (pd.read_csv(f) for f in files[3 * i:3 * i + 3])
+        runs, curves, loss = (pd.read_csv(f) for f in files[3 * i : 3 * i + 3])
         if runs.empty:
             raise ValueError(f"{files[3 * i]}: no runs")
         runs["diverged"] = runs["diverged"].astype(bool)
@@ -89,8 +95,15 @@ def twolayer_1(sm, log, info):
     x = np.linspace(s["x_min"], s["x_max"], int(s["points"]))
     grads = local_gradients(x, alpha=s["alpha"])
     tol = float(s["tol"])
-    info.update({"x_min": s["x_min"], "x_max": s["x_max"], "points": int(s["points"]),
-                 "near_zero_tol": tol, "leaky_alpha": s["alpha"]})
+    info.update(
+        {
+            "x_min": s["x_min"],
+            "x_max": s["x_max"],
+            "points": int(s["points"]),
+            "near_zero_tol": tol,
+            "leaky_alpha": s["alpha"],
+        }
+    )
     for name, g in grads.items():
         rng_ = near_zero_ranges(x, g, tol)
         info[f"{name}_grad_min"] = float(g.min())
@@ -106,14 +119,16 @@ def twolayer_1(sm, log, info):
     # the trained nets: default run and the best twolayer_search run (record_stats)
     best = _read_json(sm.input.best)
     runs = sm.params.runs
-    hist_paths = {Path(p).parent.name: p for p in sm.input.history}   # results/runs/<run>/
+    hist_paths = {Path(p).parent.name: p for p in sm.input.history}  # results/runs/<run>/
     nets = {"default": runs["twolayer_default"][0]["run"], "best": best["run"]}
     stats = {}
     for label, run in nets.items():
         with np.load(hist_paths[run]) as h:
             if "final_frac_dead_units" not in h.files:
-                raise ValueError(f"{hist_paths[run]}: no activation statistics; set "
-                                 "record_stats: true in the two-layer tables")
+                raise ValueError(
+                    f"{hist_paths[run]}: no activation statistics; set "
+                    "record_stats: true in the two-layer tables"
+                )
             st = {}
             for p in ("init", "final"):
                 for k in ("frac_zero", "frac_dead_units", "mean"):
@@ -139,7 +154,8 @@ def twolayer_1(sm, log, info):
         f"{100 * stats['default'].get('final_frac_dead_units', 0):.1f}% of the units are dead in "
         f"the course's default run; {100 * stats['best'].get('final_frac_zero', 0):.0f}% zero "
         f"outputs and {100 * stats['best'].get('final_frac_dead_units', 0):.1f}% dead units in "
-        f"the best searched net ({best['variant']}).")
+        f"the best searched net ({best['variant']})."
+    )
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
     floor = 1e-6
@@ -173,9 +189,16 @@ def twolayer_1(sm, log, info):
 
 # --------------------------------------------------------------------------- twolayer-2
 def _group_gap(runs, col):
-    g = runs.groupby(col, sort=True).agg(gap=("gap", "mean"), val_acc=("val_acc", "mean"),
-                                         train_acc=("train_acc", "mean"),
-                                         best_val=("val_acc", "max")).reset_index()
+    g = (
+        runs.groupby(col, sort=True)
+        .agg(
+            gap=("gap", "mean"),
+            val_acc=("val_acc", "mean"),
+            train_acc=("train_acc", "mean"),
+            best_val=("val_acc", "max"),
+        )
+        .reset_index()
+    )
     return g
 
 
@@ -209,12 +232,20 @@ def twolayer_2(sm, log, info):
     info["more_data_gap_change"] = g1 - g0
     info["more_data_val_change"] = v1 - v0
     info["more_hidden_gap_change"] = info["hidden_mean_gap"][-1] - info["hidden_mean_gap"][0]
-    info["more_hidden_val_change"] = info["hidden_mean_val_acc"][-1] - info["hidden_mean_val_acc"][0]
+    info["more_hidden_val_change"] = (
+        info["hidden_mean_val_acc"][-1] - info["hidden_mean_val_acc"][0]
+    )
     info["more_reg_gap_change"] = info["reg_mean_gap"][-1] - info["reg_mean_gap"][0]
     info["more_reg_val_change"] = info["reg_mean_val_acc"][-1] - info["reg_mean_val_acc"][0]
-    helps = [name for name, key in (("more data", "more_data"), ("more hidden units", "more_hidden"),
-                                    ("stronger regularisation", "more_reg"))
-             if info[f"{key}_gap_change"] < -0.005]
+    helps = [
+        name
+        for name, key in (
+            ("more data", "more_data"),
+            ("more hidden units", "more_hidden"),
+            ("stronger regularisation", "more_reg"),
+        )
+        if info[f"{key}_gap_change"] < -0.005
+    ]
     info["reduces_gap"] = helps
     info["finding"] = (
         f"More training data {_trend(g0, g1, 'train-val gap')}: {info['data_size_num_train'][0]:,} "
@@ -227,7 +258,8 @@ def twolayer_2(sm, log, info):
         f"reg {info['regs'][0]:g} vs {info['regs'][-1]:g}: mean gap {info['reg_mean_gap'][0]:.3f} vs "
         f"{info['reg_mean_gap'][-1]:.3f}, mean val {info['reg_mean_val_acc'][0]:.3f} vs "
         f"{info['reg_mean_val_acc'][-1]:.3f}. Here the gap shrinks with: "
-        f"{', '.join(helps) if helps else 'none of the three'}.")
+        f"{', '.join(helps) if helps else 'none of the three'}."
+    )
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
     a = axes[0]
@@ -239,8 +271,10 @@ def twolayer_2(sm, log, info):
     a.set_ylabel("accuracy / gap")
     a.legend(fontsize=7)
     a.set_title("twolayer_data_size", fontsize=9)
-    for ax, df, col, lab in ((axes[1], by_h, "hidden", "hidden units"),
-                             (axes[2], by_r, "reg", "reg")):
+    for ax, df, col, lab in (
+        (axes[1], by_h, "hidden", "hidden units"),
+        (axes[2], by_r, "reg", "reg"),
+    ):
         pos = np.arange(len(df))
         ax.bar(pos - 0.2, df["gap"], 0.4, color="C3", label="mean gap")
         ax.bar(pos + 0.2, df["val_acc"], 0.4, color="C1", label="mean val acc")
@@ -248,7 +282,7 @@ def twolayer_2(sm, log, info):
         ax.set_ylim(0, 1.3 * float(max(df["gap"].max(), df["val_acc"].max())))
         ax.set_xlabel(lab)
         ax.legend(fontsize=7)
-        ax.set_title(f"twolayer_search, mean over the other settings", fontsize=9)
+        ax.set_title("twolayer_search, mean over the other settings", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -278,33 +312,54 @@ def fcnet_1(sm, log, info):
         info[f"{k}_scales_reach_100"] = [float(v) for v in full["weight_scale"]]
         info[f"{k}_best_scale"] = float(best["weight_scale"])
         info[f"{k}_best_train_acc"] = float(best["train_acc"])
-        info[f"{k}_best_range"] = _scale_range(full["weight_scale"]) if len(full) else \
-            f"{best['weight_scale']:.3g} (best, {best['train_acc']:.2f} train acc)"
+        info[f"{k}_best_range"] = (
+            _scale_range(full["weight_scale"])
+            if len(full)
+            else f"{best['weight_scale']:.3g} (best, {best['train_acc']:.2f} train acc)"
+        )
         info[f"{k}_num_above_half"] = int(((sub["train_acc"] >= 0.5) & ~sub["diverged"]).sum())
-        parts.append(f"the {d}-layer net reaches 100% train accuracy at {len(full)} of "
-                     f"{len(sub)} scales ({info[f'{k}_best_range']}) and diverges at {len(div)}")
+        parts.append(
+            f"the {d}-layer net reaches 100% train accuracy at {len(full)} of "
+            f"{len(sub)} scales ({info[f'{k}_best_range']}) and diverges at {len(div)}"
+        )
     d0, d1 = depths[0], depths[-1]
     n0, n1 = info[f"depth{d0}_num_reach_100"], info[f"depth{d1}_num_reach_100"]
-    info["deeper_is_more_sensitive"] = bool(n1 < n0 or (n1 == n0 and
-                                            info[f"depth{d1}_num_diverged"] > info[f"depth{d0}_num_diverged"]))
+    info["deeper_is_more_sensitive"] = bool(
+        n1 < n0 or (n1 == n0 and info[f"depth{d1}_num_diverged"] > info[f"depth{d0}_num_diverged"])
+    )
     info["finding"] = (
         f"Overfitting {info['num_train']} examples for {info['epochs']} epochs over "
-        f"{len(scales)} init scales: " + "; ".join(parts) + ". "
-        + (f"The {d1}-layer net is the more sensitive one: its working range of scales is "
-           f"narrower, because the signal is multiplied by one more weight matrix per layer, so a "
-           f"scale slightly too small makes activations and gradients vanish and slightly too large "
-           f"makes them explode." if info["deeper_is_more_sensitive"] else
-           f"Here the {d1}-layer net is not more sensitive than the {d0}-layer one."))
+        f"{len(scales)} init scales: "
+        + "; ".join(parts)
+        + ". "
+        + (
+            f"The {d1}-layer net is the more sensitive one: its working range of scales is "
+            f"narrower, because the signal is multiplied by one more weight matrix per layer, so a "
+            f"scale slightly too small makes activations and gradients vanish and slightly too large "
+            f"makes them explode."
+            if info["deeper_is_more_sensitive"]
+            else f"Here the {d1}-layer net is not more sensitive than the {d0}-layer one."
+        )
+    )
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for i, d in enumerate(depths):
         sub = runs[runs["depth"] == d].sort_values("weight_scale")
         axes[0].plot(sub["weight_scale"], sub["train_acc"], "-o", color=f"C{i}", label=f"{d}-layer")
-        axes[1].plot(sub["weight_scale"], sub["final_loss"], "-o", color=f"C{i}", label=f"{d}-layer")
+        axes[1].plot(
+            sub["weight_scale"], sub["final_loss"], "-o", color=f"C{i}", label=f"{d}-layer"
+        )
         dv = sub[sub["diverged"]]
         if len(dv):
-            axes[0].scatter(dv["weight_scale"], dv["train_acc"], marker="x", s=70, color="k",
-                            zorder=5, label="diverged" if i == 0 else None)
+            axes[0].scatter(
+                dv["weight_scale"],
+                dv["train_acc"],
+                marker="x",
+                s=70,
+                color="k",
+                zorder=5,
+                label="diverged" if i == 0 else None,
+            )
     axes[0].axhline(1.0, color="0.6", ls=":", lw=0.8)
     for ax, yl in zip(axes, ["final train accuracy", "final training loss"]):
         ax.set_xscale("log")
@@ -312,8 +367,9 @@ def fcnet_1(sm, log, info):
         ax.set_ylabel(yl)
         ax.legend(fontsize=7)
     axes[1].set_yscale("log")
-    fig.suptitle(f"fcnet-1: 3- vs 5-layer nets on {info['num_train']} examples (x = diverged)",
-                 fontsize=9)
+    fig.suptitle(
+        f"fcnet-1: 3- vs 5-layer nets on {info['num_train']} examples (x = diverged)", fontsize=9
+    )
     fig.tight_layout()
     return fig
 
@@ -325,7 +381,9 @@ def fcnet_2(sm, log, info):
     allw = steps[steps["param"] == "all"]
     opts = [o for o in ("adagrad", "adam") if o in set(allw["optimizer"])]
     if len(opts) < 2:
-        raise ValueError(f"{sm.input.steps}: needs adagrad and adam rows, got {sorted(set(allw['optimizer']))}")
+        raise ValueError(
+            f"{sm.input.steps}: needs adagrad and adam rows, got {sorted(set(allw['optimizer']))}"
+        )
     for o in opts:
         s = allw[allw["optimizer"] == o].sort_values("iteration")
         n = len(s)
@@ -337,8 +395,9 @@ def fcnet_2(sm, log, info):
         info[f"{o}_eff_lr_ratio"] = info[f"{o}_eff_lr_last"] / info[f"{o}_eff_lr_first"]
         info[f"{o}_rel_update_first10pct"] = float(s["rel_update"].iloc[:k].mean())
         info[f"{o}_rel_update_last10pct"] = float(s["rel_update"].iloc[-k:].mean())
-        info[f"{o}_rel_update_ratio"] = (info[f"{o}_rel_update_last10pct"]
-                                        / info[f"{o}_rel_update_first10pct"])
+        info[f"{o}_rel_update_ratio"] = (
+            info[f"{o}_rel_update_last10pct"] / info[f"{o}_rel_update_first10pct"]
+        )
         info[f"{o}_eff_lr_monotone_decreasing"] = bool(np.all(np.diff(s["eff_lr_median"]) <= 0))
         info[f"{o}_loss_last10pct"] = float(s["loss"].iloc[-k:].mean())
         r = runs[runs["variant"] == o]
@@ -358,9 +417,13 @@ def fcnet_2(sm, log, info):
         f"{info[f'{m}_eff_lr_last']:.3g} (x{info[f'{m}_eff_lr_ratio']:.2f}) and its relative "
         f"update from {info[f'{m}_rel_update_first10pct']:.2e} to "
         f"{info[f'{m}_rel_update_last10pct']:.2e}."
-        + (f" In the table Adam ends at val {info[f'{m}_table_val_acc']:.3f} vs AdaGrad "
-           f"{info[f'{a}_table_val_acc']:.3f}." if f"{m}_table_val_acc" in info and
-           f"{a}_table_val_acc" in info else ""))
+        + (
+            f" In the table Adam ends at val {info[f'{m}_table_val_acc']:.3f} vs AdaGrad "
+            f"{info[f'{a}_table_val_acc']:.3f}."
+            if f"{m}_table_val_acc" in info and f"{a}_table_val_acc" in info
+            else ""
+        )
+    )
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
     for i, o in enumerate(opts):
@@ -389,8 +452,10 @@ def bn_1(sm, log, info):
     top = float(ok["train_acc"].max()) if len(ok) else CHANCE
     thr = CHANCE + frac * (top - CHANCE)
     info["trains_threshold_train_acc"] = thr
-    info["trains_rule"] = (f"final train accuracy >= chance + {frac:g} x (best train accuracy of "
-                           f"the sweep - chance) = {thr:.3f}, and not diverged")
+    info["trains_rule"] = (
+        f"final train accuracy >= chance + {frac:g} x (best train accuracy of "
+        f"the sweep - chance) = {thr:.3f}, and not diverged"
+    )
     info["weight_scales"] = [float(s) for s in sorted(runs["weight_scale"].unique())]
     parts = {}
     for n, sub in runs.groupby("normalization", sort=True):
@@ -402,9 +467,11 @@ def bn_1(sm, log, info):
         info[f"{n}_num_trains"] = int(len(trains))
         info[f"{n}_trains_min_scale"] = float(trains["weight_scale"].min()) if len(trains) else None
         info[f"{n}_trains_max_scale"] = float(trains["weight_scale"].max()) if len(trains) else None
-        info[f"{n}_trains_decades"] = (float(np.log10(trains["weight_scale"].max()
-                                                      / trains["weight_scale"].min()))
-                                       if len(trains) else 0.0)
+        info[f"{n}_trains_decades"] = (
+            float(np.log10(trains["weight_scale"].max() / trains["weight_scale"].min()))
+            if len(trains)
+            else 0.0
+        )
         info[f"{n}_best_val_acc"] = float(b["val_acc"])
         info[f"{n}_best_scale"] = float(b["weight_scale"])
         info[f"{n}_best_train_acc"] = float(good["train_acc"].max()) if len(good) else 0.0
@@ -412,29 +479,42 @@ def bn_1(sm, log, info):
         info[f"{n}_num_diverged"] = int(sub["diverged"].sum())
         info[f"{n}_val_acc"] = [float(v) for v in sub["val_acc"]]
         info[f"{n}_train_acc"] = [float(v) for v in sub["train_acc"]]
-        parts[n] = (f"{n}: trains at {len(trains)} of {len(sub)} scales "
-                    f"({_scale_range(trains['weight_scale']) if len(trains) else 'none'}), best val "
-                    f"{b['val_acc']:.3f} at {b['weight_scale']:.3g}, diverged {int(sub['diverged'].sum())}")
+        parts[n] = (
+            f"{n}: trains at {len(trains)} of {len(sub)} scales "
+            f"({_scale_range(trains['weight_scale']) if len(trains) else 'none'}), best val "
+            f"{b['val_acc']:.3f} at {b['weight_scale']:.3g}, diverged {int(sub['diverged'].sum())}"
+        )
     bn, no = "batchnorm", "none"
     wider = info.get(f"{bn}_num_trains", 0) > info.get(f"{no}_num_trains", 0)
     info["batchnorm_wider_range"] = bool(wider)
     info["finding"] = (
-        "; ".join(parts[k] for k in (no, bn) if k in parts) + ". "
-        + ("Batch norm trains over a much wider range of init scales: it rescales every layer's "
-           "pre-activations to zero mean and unit variance per feature, so the output of a layer "
-           "does not depend on the scale of its weights and the signal neither vanishes (tiny "
-           "scales) nor explodes (large scales) through the seven layers; without it only scales "
-           "near the right variance (~sqrt(2/fan_in)) let the signal through."
-           if wider else "Here batch norm does not widen the range of usable scales."))
+        "; ".join(parts[k] for k in (no, bn) if k in parts)
+        + ". "
+        + (
+            "Batch norm trains over a much wider range of init scales: it rescales every layer's "
+            "pre-activations to zero mean and unit variance per feature, so the output of a layer "
+            "does not depend on the scale of its weights and the signal neither vanishes (tiny "
+            "scales) nor explodes (large scales) through the seven layers; without it only scales "
+            "near the right variance (~sqrt(2/fan_in)) let the signal through."
+            if wider
+            else "Here batch norm does not widen the range of usable scales."
+        )
+    )
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, (n, sub) in enumerate(runs.groupby("normalization", sort=True)):
         sub = sub.sort_values("weight_scale")
-        ax.plot(sub["weight_scale"], sub["train_acc"], "-o", ms=3, color=f"C{i}", label=f"{n}: train")
+        ax.plot(
+            sub["weight_scale"], sub["train_acc"], "-o", ms=3, color=f"C{i}", label=f"{n}: train"
+        )
         ax.plot(sub["weight_scale"], sub["val_acc"], "--s", ms=3, color=f"C{i}", label=f"{n}: val")
         if info[f"{n}_trains_min_scale"] is not None:
-            ax.axvspan(info[f"{n}_trains_min_scale"], info[f"{n}_trains_max_scale"], color=f"C{i}",
-                       alpha=0.08)
+            ax.axvspan(
+                info[f"{n}_trains_min_scale"],
+                info[f"{n}_trains_max_scale"],
+                color=f"C{i}",
+                alpha=0.08,
+            )
     ax.axhline(thr, color="0.5", ls=":", lw=0.8, label=f"trains threshold {thr:.2f}")
     ax.set_xscale("log")
     ax.set_xlabel("weight scale")
@@ -462,8 +542,13 @@ def bn_2(sm, log, info):
         info[f"{n}_val_spread"] = float(sub["val_acc"].max() - sub["val_acc"].min())
         info[f"{n}_val_small_minus_large"] = float(sub["val_acc"].iloc[0] - sub["val_acc"].iloc[-1])
         info[f"{n}_gap_smallest_batch"] = float(sub["gap"].iloc[0])
-        parts.append(f"{n}: val " + "/".join(f"{v:.3f}" for v in sub["val_acc"])
-                     + " (train " + "/".join(f"{v:.3f}" for v in sub["train_acc"]) + ")")
+        parts.append(
+            f"{n}: val "
+            + "/".join(f"{v:.3f}" for v in sub["val_acc"])
+            + " (train "
+            + "/".join(f"{v:.3f}" for v in sub["train_acc"])
+            + ")"
+        )
     bn_drop = -info.get("batchnorm_val_small_minus_large", 0.0)
     ln_drop = -info.get("layernorm_val_small_minus_large", 0.0)
     info["batchnorm_drop_at_smallest_batch"] = bn_drop
@@ -482,24 +567,32 @@ def bn_2(sm, log, info):
 
     def advs(n, split):
         a = adv.get((n, split))
-        return (f"{_pts(a[-1])} at batch {sizes[-1]}, {_pts(a[0])} at batch {sizes[0]}"
-                if a else "n/a")
+        return (
+            f"{_pts(a[-1])} at batch {sizes[-1]}, {_pts(a[0])} at batch {sizes[0]}" if a else "n/a"
+        )
+
     info["finding"] = (
         f"Final accuracies for batch sizes {'/'.join(map(str, sizes))}: " + "; ".join(parts) + ". "
         f"Batch norm's advantage over no normalisation is {advs('batchnorm', 'train')} in train "
         f"accuracy and {advs('batchnorm', 'val')} in val accuracy; layer norm's is "
         f"{advs('layernorm', 'train')} (train) and {advs('layernorm', 'val')} (val). "
-        + ("Batch norm's gain in fitting the training set shrinks as the batch shrinks: its mean "
-           "and variance are estimated from the batch, so with a handful of examples they are "
-           "noisy, and the running averages used at test time no longer match what the layers saw "
-           "in training. Layer norm computes its statistics per example, so in principle it does "
-           "not depend on the batch size"
-           + (" (here it also loses ground at small batches: with the same number of epochs, small "
-              "batches mean many more, noisier Adam steps for every variant)."
-              if adv.get(("layernorm", "train"), [0, 0])[0] < adv.get(("layernorm", "train"), [0, 0])[-1]
-              else ".")
-           if info["batchnorm_train_advantage_shrinks"] else
-           "Here batch norm's advantage does not shrink with the batch size."))
+        + (
+            "Batch norm's gain in fitting the training set shrinks as the batch shrinks: its mean "
+            "and variance are estimated from the batch, so with a handful of examples they are "
+            "noisy, and the running averages used at test time no longer match what the layers saw "
+            "in training. Layer norm computes its statistics per example, so in principle it does "
+            "not depend on the batch size"
+            + (
+                " (here it also loses ground at small batches: with the same number of epochs, small "
+                "batches mean many more, noisier Adam steps for every variant)."
+                if adv.get(("layernorm", "train"), [0, 0])[0]
+                < adv.get(("layernorm", "train"), [0, 0])[-1]
+                else "."
+            )
+            if info["batchnorm_train_advantage_shrinks"]
+            else "Here batch norm's advantage does not shrink with the batch size."
+        )
+    )
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, n in enumerate(norms):
         ax.plot(sizes, info[f"{n}_val_acc"], "-o", color=f"C{i}", label=f"{n}: val")
@@ -548,8 +641,8 @@ def bn_3(sm, log, info):
         ex_sums = Xt.sum(axis=1)[ex_ok]
         row_sums = Xt.reshape(n, shape[0], -1).sum(axis=2)[row_ok]
         # spread relative to the RMS (0 = constant, 1 = zero mean): scale-free, bounded
-        rel_ex = float(ex_sums.std() / max(np.sqrt(np.mean(ex_sums ** 2)), 1e-300))
-        rel_row = float(row_sums.std() / max(np.sqrt(np.mean(row_sums ** 2)), 1e-300))
+        rel_ex = float(ex_sums.std() / max(np.sqrt(np.mean(ex_sums**2)), 1e-300))
+        rel_row = float(row_sums.std() / max(np.sqrt(np.mean(row_sums**2)), 1e-300))
         info[f"{name}_example_sum_rel_spread_nonblack"] = rel_ex
         info[f"{name}_row_sum_rel_spread_nonblack"] = rel_row
         fixes_feature = st["feature_mean_abs_max"] < tol * max(1.0, scale)
@@ -578,35 +671,44 @@ def bn_3(sm, log, info):
     info["layernorm_like"] = [k for k, v in mapping.items() if v.startswith("layer norm")]
     info["neither"] = [k for k, v in mapping.items() if v == "neither"]
     raw_sums = Xf.sum(axis=1)
-    raw_rel_ex = float(raw_sums.std() / np.sqrt(np.mean(raw_sums ** 2)))
+    raw_rel_ex = float(raw_sums.std() / np.sqrt(np.mean(raw_sums**2)))
     info["raw_example_sum_rel_spread"] = raw_rel_ex
 
     def says(name):
         st = rows[name]
-        return (f"{PREPROCESSING[name][0][0].upper()}{PREPROCESSING[name][0][1:]} "
-                f"(statistic: {PREPROCESSING[name][1]}): "
-                f"afterwards the largest per-pixel mean over the images is "
-                f"{st['feature_mean_abs_max']:.2g} (raw {raw['feature_mean_abs_max']:.0f}), the "
-                f"spread/RMS of the image sums {info[f'{name}_example_sum_rel_spread_nonblack']:.2g} "
-                f"(raw {raw_rel_ex:.2g}) and of the pixel-row "
-                f"sums {info[f'{name}_row_sum_rel_spread_nonblack']:.2g} -> {mapping[name]}")
+        return (
+            f"{PREPROCESSING[name][0][0].upper()}{PREPROCESSING[name][0][1:]} "
+            f"(statistic: {PREPROCESSING[name][1]}): "
+            f"afterwards the largest per-pixel mean over the images is "
+            f"{st['feature_mean_abs_max']:.2g} (raw {raw['feature_mean_abs_max']:.0f}), the "
+            f"spread/RMS of the image sums {info[f'{name}_example_sum_rel_spread_nonblack']:.2g} "
+            f"(raw {raw_rel_ex:.2g}) and of the pixel-row "
+            f"sums {info[f'{name}_row_sum_rel_spread_nonblack']:.2g} -> {mapping[name]}"
+        )
+
     info["finding"] = (
         f"On {n:,} training images, a step is batch-norm-like if it makes a per-feature "
         f"statistic over the examples constant and layer-norm-like if it makes a per-example "
-        f"statistic over the features constant. " + ". ".join(says(k) for k in PREPROCESSING)
+        f"statistic over the features constant. "
+        + ". ".join(says(k) for k in PREPROCESSING)
         + f". For comparison the core's batch norm leaves per-feature means of "
         f"{rows['core_batchnorm']['feature_mean_abs_max']:.1e} and its layer norm a spread of "
         f"the per-example means of {rows['core_layernorm']['example_mean_spread']:.1e} "
         f"({info['num_black_images']} all-black images and {info['num_black_pixel_rows']} "
-        f"all-black pixel rows cannot be rescaled and are left out of the sum checks).")
+        f"all-black pixel rows cannot be rescaled and are left out of the sum checks)."
+    )
 
     names = ["raw", *PREPROCESSING, "core_batchnorm", "core_layernorm"]
-    fm = [max(rows[k]["feature_mean_abs_max"] / max(rows[k]["feature_std_mean"], 1e-300), 1e-18)
-          for k in names]
-    ex = [max(rows[k]["example_sum_spread"] / max(abs(rows[k]["example_sum_mean"]), 1e-300), 1e-18)
-          if abs(rows[k]["example_sum_mean"]) > 1e-9 else
-          max(rows[k]["example_mean_spread"] / max(rows[k]["example_std_mean"], 1e-300), 1e-18)
-          for k in names]
+    fm = [
+        max(rows[k]["feature_mean_abs_max"] / max(rows[k]["feature_std_mean"], 1e-300), 1e-18)
+        for k in names
+    ]
+    ex = [
+        max(rows[k]["example_sum_spread"] / max(abs(rows[k]["example_sum_mean"]), 1e-300), 1e-18)
+        if abs(rows[k]["example_sum_mean"]) > 1e-9
+        else max(rows[k]["example_mean_spread"] / max(rows[k]["example_std_mean"], 1e-300), 1e-18)
+        for k in names
+    ]
     fig, ax = plt.subplots(figsize=(9, 3.8))
     pos = np.arange(len(names))
     ax.bar(pos - 0.2, fm, 0.4, label="max |per-feature mean| / feature std (batch-norm axis)")
@@ -639,20 +741,26 @@ def bn_4(sm, log, info):
     ln = "layernorm"
     for o in ("batchnorm", "none"):
         if o in norms and ln in norms:
-            info[f"ln_minus_{o}_small"] = info[f"{ln}_small_mean_val_acc"] - info[f"{o}_small_mean_val_acc"]
-            info[f"ln_minus_{o}_largest"] = info[f"{ln}_largest_val_acc"] - info[f"{o}_largest_val_acc"]
+            info[f"ln_minus_{o}_small"] = (
+                info[f"{ln}_small_mean_val_acc"] - info[f"{o}_small_mean_val_acc"]
+            )
+            info[f"ln_minus_{o}_largest"] = (
+                info[f"{ln}_largest_val_acc"] - info[f"{o}_largest_val_acc"]
+            )
     ranks = []
-    for i, w in enumerate(widths):
+    for i, _w in enumerate(widths):
         vals = {n: info[f"{n}_val_acc"][i] for n in norms}
         ranks.append(sorted(vals, key=vals.get).index(ln) + 1 if ln in vals else 0)
-    info["layernorm_rank_by_width"] = ranks          # 1 = lowest val accuracy at that width
+    info["layernorm_rank_by_width"] = ranks  # 1 = lowest val accuracy at that width
     info["layernorm_last_at_widths"] = [w for w, r in zip(widths, ranks) if r == 1]
     info["ln_minus_batchnorm_val_by_width"] = [
-        a - b for a, b in zip(info.get(f"{ln}_val_acc", []), info.get("batchnorm_val_acc", []))]
+        a - b for a, b in zip(info.get(f"{ln}_val_acc", []), info.get("batchnorm_val_acc", []))
+    ]
     info["ln_minus_batchnorm_train_by_width"] = [
-        a - b for a, b in zip(info.get(f"{ln}_train_acc", []), info.get("batchnorm_train_acc", []))]
+        a - b for a, b in zip(info.get(f"{ln}_train_acc", []), info.get("batchnorm_train_acc", []))
+    ]
     worse = info.get("ln_minus_batchnorm_small", 0) < 0 and info.get("ln_minus_none_small", 0) < 0
-    gap_grows = (info.get("ln_minus_batchnorm_small", 0) < info.get("ln_minus_batchnorm_largest", 0))
+    gap_grows = info.get("ln_minus_batchnorm_small", 0) < info.get("ln_minus_batchnorm_largest", 0)
     info["layernorm_worst_at_small_width"] = bool(worse)
     info["layernorm_gap_shrinks_with_width"] = bool(gap_grows)
     info["finding"] = (
@@ -666,11 +774,14 @@ def bn_4(sm, log, info):
         f"({_pts(info['ln_minus_batchnorm_small'])} vs batch norm, "
         f"{_pts(info['ln_minus_none_small'])} vs none); at width {widths[-1]} the differences are "
         f"{_pts(info['ln_minus_batchnorm_largest'])} and {_pts(info['ln_minus_none_largest'])}. "
-        + ("Layer norm works poorly when the feature dimension is very small: its mean and variance "
-           "are estimated over only a few features of each example, so they are noisy, and "
-           "normalising a handful of values removes much of the little information they carry."
-           if worse else
-           "Here layer norm is not the worst at small widths."))
+        + (
+            "Layer norm works poorly when the feature dimension is very small: its mean and variance "
+            "are estimated over only a few features of each example, so they are noisy, and "
+            "normalising a handful of values removes much of the little information they carry."
+            if worse
+            else "Here layer norm is not the worst at small widths."
+        )
+    )
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, n in enumerate(norms):
         ax.plot(widths, info[f"{n}_val_acc"], "-o", color=f"C{i}", label=f"{n}: val")
@@ -691,12 +802,12 @@ def dropout_1(sm, log, info):
     s = sm.params.settings
     runs = sm.params.runs["dropout"]
     with np.load(sm.input.data) as z:
-        Xv = np.ascontiguousarray(z["X_val"][:int(s["num_examples"])], dtype=np.float32)
-        yv = z["y_val"][:int(s["num_examples"])]
+        Xv = np.ascontiguousarray(z["X_val"][: int(s["num_examples"])], dtype=np.float32)
+        yv = z["y_val"][: int(s["num_examples"])]
     info["num_examples"] = int(len(yv))
     rng = np.random.default_rng(int(s["seed"]))
     rows = []
-    paths = {Path(p).parent.name: p for p in sm.input.params}     # results/runs/<run>/
+    paths = {Path(p).parent.name: p for p in sm.input.params}  # results/runs/<run>/
     for rec in runs:
         path = paths[rec["run"]]
         p = float(rec["spec"]["dropout_keep"])
@@ -706,24 +817,43 @@ def dropout_1(sm, log, info):
             W1, b1, W2, b2 = (z[k] for k in ("W1", "b1", "W2", "b2"))
         h = np.maximum(Xv @ W1 + b1, 0)
         m = dropout_train_test_means(h, p, rng)
-        ok = h @ W2 + b2                        # test time as implemented (identity)
-        bad = (h / np.float32(p)) @ W2 + b2     # a net trained without /p, tested without *p
+        ok = h @ W2 + b2  # test time as implemented (identity)
+        bad = (h / np.float32(p)) @ W2 + b2  # a net trained without /p, tested without *p
 
         def conf(sc):
             e = np.exp(sc - sc.max(axis=1, keepdims=True))
             return float(np.mean(e.max(axis=1) / e.sum(axis=1)))
-        m.update({"variant": rec["variant"], "val_acc_consistent": float(np.mean(ok.argmax(1) == yv)),
-                  "val_acc_mismatched": float(np.mean(bad.argmax(1) == yv)),
-                  "confidence_consistent": conf(ok), "confidence_mismatched": conf(bad),
-                  "score_scale_mismatched": float(np.abs(bad).mean() / np.abs(ok).mean())})
+
+        m.update(
+            {
+                "variant": rec["variant"],
+                "val_acc_consistent": float(np.mean(ok.argmax(1) == yv)),
+                "val_acc_mismatched": float(np.mean(bad.argmax(1) == yv)),
+                "confidence_consistent": conf(ok),
+                "confidence_mismatched": conf(bad),
+                "score_scale_mismatched": float(np.abs(bad).mean() / np.abs(ok).mean()),
+            }
+        )
         rows.append(m)
     if not rows:
-        raise ValueError("the dropout table has no run with keep probability < 1 and one hidden layer")
+        raise ValueError(
+            "the dropout table has no run with keep probability < 1 and one hidden layer"
+        )
     rows.sort(key=lambda r: -r["p"])
-    keys = ["p", "mean_test", "mean_train_divided", "mean_train_not_divided",
-            "ratio_train_to_test_divided", "ratio_train_to_test_not_divided", "fraction_kept",
-            "val_acc_consistent", "val_acc_mismatched", "confidence_consistent",
-            "confidence_mismatched", "score_scale_mismatched"]
+    keys = [
+        "p",
+        "mean_test",
+        "mean_train_divided",
+        "mean_train_not_divided",
+        "ratio_train_to_test_divided",
+        "ratio_train_to_test_not_divided",
+        "fraction_kept",
+        "val_acc_consistent",
+        "val_acc_mismatched",
+        "confidence_consistent",
+        "confidence_mismatched",
+        "score_scale_mismatched",
+    ]
     for k in keys:
         info[k] = [float(r[k]) for r in rows]
     info["variants"] = [r["variant"] for r in rows]
@@ -734,15 +864,21 @@ def dropout_1(sm, log, info):
     info["finding"] = (
         f"On a trained hidden layer ({info['num_examples']} validation images), inverted dropout "
         f"with the division keeps the mean activation: train/test mean ratio "
-        + ", ".join(f"{v:.3f} (keep {p:g})" for p, v in zip(info["p"], info["ratio_train_to_test_divided"]))
+        + ", ".join(
+            f"{v:.3f} (keep {p:g})" for p, v in zip(info["p"], info["ratio_train_to_test_divided"])
+        )
         + ". Without the division the training-time mean is p times the test-time mean: "
-        + ", ".join(f"{v:.3f} (keep {p:g})" for p, v in zip(info["p"], info["ratio_train_to_test_not_divided"]))
+        + ", ".join(
+            f"{v:.3f} (keep {p:g})"
+            for p, v in zip(info["p"], info["ratio_train_to_test_not_divided"])
+        )
         + f". The next layer is trained on inputs p times smaller than it gets at test time, so "
         f"unless test time multiplies by p its inputs are 1/p too large: for keep {r['p']:g} the "
         f"scores grow x{r['score_scale_mismatched']:.2f}, the mean top-class probability goes "
         f"from {r['confidence_consistent']:.3f} to {r['confidence_mismatched']:.3f} and val "
         f"accuracy from {r['val_acc_consistent']:.3f} to {r['val_acc_mismatched']:.3f} (one "
-        f"dropout layer before the last affine layer; deeper nets compound the shift).")
+        f"dropout layer before the last affine layer; deeper nets compound the shift)."
+    )
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     pos = np.arange(len(rows))
     ax.bar(pos - 0.27, info["mean_test"], 0.27, label="test time (no dropout)")
@@ -775,20 +911,38 @@ def dropout_2(sm, log, info):
     info["dropout_reduces_gap"] = bool(info["gap_reduction"] > 0)
     info["finding"] = (
         f"On {info['num_train']} training examples: "
-        + "; ".join(f"keep {k:g}: train {t:.3f}, val {v:.3f} (gap {g:.3f})"
-                    for k, t, v, g in zip(info["keep"], info["train_acc"], info["val_acc"], info["gap"]))
+        + "; ".join(
+            f"keep {k:g}: train {t:.3f}, val {v:.3f} (gap {g:.3f})"
+            for k, t, v, g in zip(info["keep"], info["train_acc"], info["val_acc"], info["gap"])
+        )
         + f". Going from keep {info['keep'][i0]:g} to keep {info['keep'][i1]:g} "
         + ("shrinks" if info["gap_reduction"] > 0 else "does not shrink")
         + f" the train-val gap by {info['gap_reduction']:.3f} and changes val accuracy by "
         f"{_pts(info['val_change'])}: "
-        + ("dropout acts as a regulariser — it makes fitting the training set harder (lower "
-           "train accuracy) and narrows the gap to validation."
-           if info["gap_reduction"] > 0 else "here dropout does not regularise measurably."))
+        + (
+            "dropout acts as a regulariser — it makes fitting the training set harder (lower "
+            "train accuracy) and narrows the gap to validation."
+            if info["gap_reduction"] > 0
+            else "here dropout does not regularise measurably."
+        )
+    )
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for i, (_, r) in enumerate(runs.iterrows()):
         cc = curv[curv["variant"] == r["variant"]]
-        ax.plot(cc["epoch"], cc["train_acc"], "-", color=f"C{i}", label=f"keep {r['dropout_keep']:g}: train")
-        ax.plot(cc["epoch"], cc["val_acc"], "--", color=f"C{i}", label=f"keep {r['dropout_keep']:g}: val")
+        ax.plot(
+            cc["epoch"],
+            cc["train_acc"],
+            "-",
+            color=f"C{i}",
+            label=f"keep {r['dropout_keep']:g}: train",
+        )
+        ax.plot(
+            cc["epoch"],
+            cc["val_acc"],
+            "--",
+            color=f"C{i}",
+            label=f"keep {r['dropout_keep']:g}: val",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
     ax.legend(fontsize=7, ncol=2)
@@ -798,8 +952,15 @@ def dropout_2(sm, log, info):
 
 
 QUESTIONS = {
-    "twolayer-1": twolayer_1, "twolayer-2": twolayer_2, "fcnet-1": fcnet_1, "fcnet-2": fcnet_2,
-    "bn-1": bn_1, "bn-2": bn_2, "bn-3": bn_3, "bn-4": bn_4, "dropout-1": dropout_1,
+    "twolayer-1": twolayer_1,
+    "twolayer-2": twolayer_2,
+    "fcnet-1": fcnet_1,
+    "fcnet-2": fcnet_2,
+    "bn-1": bn_1,
+    "bn-2": bn_2,
+    "bn-3": bn_3,
+    "bn-4": bn_4,
+    "dropout-1": dropout_1,
     "dropout-2": dropout_2,
 }
 
@@ -812,4 +973,4 @@ def main(sm, log):
     log.info("%s: %s", qid, info["finding"])
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

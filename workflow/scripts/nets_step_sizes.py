@@ -5,6 +5,7 @@ same data, init and batches) with the core's update rules wrapped to record, for
 weight matrix and iteration: the relative update |dW|/|W|, the gradient norm, and the
 per-coordinate learning rate the rule applied (lr / (sqrt(cache) + eps); median and mean
 over the matrix). Rows with ``param == "all"`` aggregate the weight matrices."""
+
 import numpy as np
 import pandas as pd
 
@@ -33,7 +34,7 @@ def record_run(variant, spec, data, log):
     model = build_net(spec, int(data["X_train"].shape[1]), int(data["y_train"].max()) + 1)
     weights = [k for k in model.params if k.startswith("W")]
     rows = []
-    names = {}                      # id(per-parameter config dict) -> parameter name
+    names = {}  # id(per-parameter config dict) -> parameter name
     state = {"calls": 0, "agg": {}}
 
     def update(w, dw, config):
@@ -46,41 +47,68 @@ def record_run(variant, spec, data, log):
         next_w, config = base(w, dw, config)
         eff = effective_learning_rate(rule, config)
         delta = np.linalg.norm(next_w.astype(np.float64) - before)
-        rows.append({"optimizer": variant, "iteration": it + 1, "param": name,
-                     "rel_update": relative_update(before, next_w),
-                     "grad_norm": float(np.linalg.norm(np.asarray(dw, dtype=np.float64))),
-                     "eff_lr_median": float(np.median(eff)), "eff_lr_mean": float(np.mean(eff)),
-                     "lr": float(config["learning_rate"])})
+        rows.append(
+            {
+                "optimizer": variant,
+                "iteration": it + 1,
+                "param": name,
+                "rel_update": relative_update(before, next_w),
+                "grad_norm": float(np.linalg.norm(np.asarray(dw, dtype=np.float64))),
+                "eff_lr_median": float(np.median(eff)),
+                "eff_lr_mean": float(np.mean(eff)),
+                "lr": float(config["learning_rate"]),
+            }
+        )
         agg = state["agg"].setdefault(it + 1, [0.0, 0.0, [], 0.0])
-        agg[0] += delta ** 2
-        agg[1] += float(np.sum(before ** 2))
+        agg[0] += delta**2
+        agg[1] += float(np.sum(before**2))
         agg[2].append(eff.ravel())
         agg[3] += float(np.sum(np.asarray(dw, dtype=np.float64) ** 2))
-        if name == weights[-1]:     # the iteration's last weight matrix: summarise, free
+        if name == weights[-1]:  # the iteration's last weight matrix: summarise, free
             eff_all = np.concatenate(agg[2])
             agg[2] = (float(np.median(eff_all)), float(np.mean(eff_all)))
         return next_w, config
 
     solver = Solver(
-        model, data, update_rule=update, optim_config=optim_config(spec),
-        lr_decay=spec["lr_decay"], batch_size=spec["batch_size"], sampling=spec["sampling"],
-        num_epochs=spec["epochs"], num_iterations=spec["iterations"], seed=spec["seed"],
-        num_train_samples=spec["eval_train_samples"], keep_best=spec["keep_best"])
+        model,
+        data,
+        update_rule=update,
+        optim_config=optim_config(spec),
+        lr_decay=spec["lr_decay"],
+        batch_size=spec["batch_size"],
+        sampling=spec["sampling"],
+        num_epochs=spec["epochs"],
+        num_iterations=spec["iterations"],
+        seed=spec["seed"],
+        num_train_samples=spec["eval_train_samples"],
+        keep_best=spec["keep_best"],
+    )
     names.update({id(c): k for k, c in solver.optim_configs.items()})
     hist = solver.train()
     losses = hist.loss_history
     for it, (d2, w2, (eff_med, eff_mean), g2) in sorted(state["agg"].items()):
-        rows.append({"optimizer": variant, "iteration": it, "param": "all",
-                     "rel_update": float(np.sqrt(d2) / np.sqrt(w2)) if w2 > 0 else 0.0,
-                     "grad_norm": float(np.sqrt(g2)),
-                     "eff_lr_median": eff_med, "eff_lr_mean": eff_mean,
-                     "lr": float(spec["lr"])})
+        rows.append(
+            {
+                "optimizer": variant,
+                "iteration": it,
+                "param": "all",
+                "rel_update": float(np.sqrt(d2) / np.sqrt(w2)) if w2 > 0 else 0.0,
+                "grad_norm": float(np.sqrt(g2)),
+                "eff_lr_median": eff_med,
+                "eff_lr_mean": eff_mean,
+                "lr": float(spec["lr"]),
+            }
+        )
     df = pd.DataFrame(rows)
     df["loss"] = [float(losses[i - 1]) for i in df["iteration"]]
-    log.info("%s: %d iterations, final val acc %.4f, median eff lr %.3g -> %.3g", variant,
-             hist.iterations, hist.val_acc_history[-1] if len(hist.val_acc_history) else -1,
-             df[df.param == "all"]["eff_lr_median"].iloc[0],
-             df[df.param == "all"]["eff_lr_median"].iloc[-1])
+    log.info(
+        "%s: %d iterations, final val acc %.4f, median eff lr %.3g -> %.3g",
+        variant,
+        hist.iterations,
+        hist.val_acc_history[-1] if len(hist.val_acc_history) else -1,
+        df[df.param == "all"]["eff_lr_median"].iloc[0],
+        df[df.param == "all"]["eff_lr_median"].iloc[-1],
+    )
     return df
 
 
@@ -95,8 +123,9 @@ def main(sm, log):
     df = df.sort_values(["optimizer", "param", "iteration"], kind="stable")
     if not np.isfinite(df.select_dtypes("number").to_numpy()).all():
         raise ValueError("non-finite step sizes recorded (did a run diverge?)")
-    write_text_atomic(sm.output.csv, df.to_csv(index=False, float_format="%.8g",
-                                               lineterminator="\n"))
+    write_text_atomic(
+        sm.output.csv, df.to_csv(index=False, float_format="%.8g", lineterminator="\n")
+    )
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

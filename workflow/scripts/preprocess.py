@@ -1,4 +1,5 @@
 """float32 design matrices for the models (variant = pixels|centered|centered_bias|scaled)."""
+
 import numpy as np
 
 from nplab.preprocess import add_bias_column, one_hot, scale01, subtract_mean, to_float
@@ -17,8 +18,10 @@ def main(sm, log):
     ds, variant = sm.wildcards.dataset, sm.wildcards.variant
     allowed = {"cifar10": {"pixels", "centered", "centered_bias"}, "mnist": {"scaled"}}
     if variant not in allowed[ds]:
-        raise ValueError(f"{ds}: unknown preprocessing variant {variant!r}, "
-                         f"expected one of {sorted(allowed[ds])}")
+        raise ValueError(
+            f"{ds}: unknown preprocessing variant {variant!r}, "
+            f"expected one of {sorted(allowed[ds])}"
+        )
     dtype = np.float32
     with np.load(sm.input.npz) as z:
         split = {k: z[k] for k in z.files}
@@ -43,12 +46,18 @@ def main(sm, log):
     out["class_names"] = split["class_names"]
     out["image_shape"] = split["image_shape"]
     save_npz_atomic(sm.output.npz, compressed=False, **out)
-    write_json_atomic(sm.output.meta, {
-        "dataset": ds, "variant": variant, "description": DESCRIPTION[variant],
-        "dtype": "float32", "mean_from": "train split only",
-        "shapes": {k: list(v.shape) for k, v in out.items() if k.startswith(("X_", "Y_"))},
-    })
+    write_json_atomic(
+        sm.output.meta,
+        {
+            "dataset": ds,
+            "variant": variant,
+            "description": DESCRIPTION[variant],
+            "dtype": "float32",
+            "mean_from": "train split only",
+            "shapes": {k: list(v.shape) for k, v in out.items() if k.startswith(("X_", "Y_"))},
+        },
+    )
     log.info("%s/%s: %s", ds, variant, {k: v.shape for k, v in out.items() if k.startswith("X_")})
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

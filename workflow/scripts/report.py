@@ -1,16 +1,24 @@
 """Render the lab report (results/report/lab_report.html); see nplab_io.report."""
+
 from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
 from nplab_io.report import build_report
 
 
 def main(sm, log):
-    html = build_report(results=sm.params.results, root=sm.params.root,
-                        spec_dir=sm.params.spec_dir, sections_file=sm.input.sections,
-                        questions_file=sm.input.questions, template=sm.input.template,
-                        css_file=sm.input.css, config=sm.params.config,
-                        max_rows=sm.params.max_rows, log=log)
+    html = build_report(
+        results=sm.params.results,
+        root=sm.params.root,
+        spec_dir=sm.params.spec_dir,
+        sections_file=sm.input.sections,
+        questions_file=sm.input.questions,
+        template=sm.input.template,
+        css_file=sm.input.css,
+        config=sm.params.config,
+        max_rows=sm.params.max_rows,
+        log=log,
+    )
     write_text_atomic(sm.output.html, html)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

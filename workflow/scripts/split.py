@@ -1,4 +1,5 @@
 """Split a dataset as in the spec; store flattened uint8 images and int64 labels."""
+
 import numpy as np
 
 from nplab.preprocess import cifar_split_indices, flatten, mnist_split_indices
@@ -16,9 +17,14 @@ def main(sm, log):
         class_names = z["class_names"]
     if ds == "cifar10":
         idx = cifar_split_indices(
-            len(x_train), len(x_test), num_training=p["num_training"],
-            num_validation=p["num_validation"], num_test=p["num_test"],
-            num_dev=p["num_dev"], seed=seed)
+            len(x_train),
+            len(x_test),
+            num_training=p["num_training"],
+            num_validation=p["num_validation"],
+            num_test=p["num_test"],
+            num_dev=p["num_dev"],
+            seed=seed,
+        )
         src = {"train": "train", "val": "train", "dev": "train", "test": "test"}
     else:
         pool = p["num_train_pool"] or len(x_train)
@@ -26,7 +32,8 @@ def main(sm, log):
         if pool > len(x_train) or n_test > len(x_test):
             raise ValueError(
                 f"data.mnist: num_train_pool={pool} / num_test={n_test} exceed the data "
-                f"({len(x_train)} train, {len(x_test)} test images)")
+                f"({len(x_train)} train, {len(x_test)} test images)"
+            )
         idx = mnist_split_indices(pool, val_fraction=p["val_fraction"], seed=seed)
         idx["test"] = np.arange(n_test, dtype=np.int64)
         src = {"train": "train", "val": "train", "test": "test"}
@@ -42,12 +49,19 @@ def main(sm, log):
     out["image_shape"] = np.array(x_train.shape[1:], dtype=np.int64)
     out["class_names"] = class_names
     save_npz_atomic(sm.output.npz, compressed=False, **out)
-    write_json_atomic(sm.output.meta, {
-        "dataset": ds, "seed": seed, "params": p, "sizes": sizes,
-        "class_counts": counts, "source_of_split": src,
-        "image_shape": [int(s) for s in x_train.shape[1:]],
-    })
+    write_json_atomic(
+        sm.output.meta,
+        {
+            "dataset": ds,
+            "seed": seed,
+            "params": p,
+            "sizes": sizes,
+            "class_counts": counts,
+            "source_of_split": src,
+            "image_shape": [int(s) for s in x_train.shape[1:]],
+        },
+    )
     log.info("%s split sizes: %s", ds, sizes)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)

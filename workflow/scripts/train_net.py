@@ -4,6 +4,7 @@ Writes the run's metrics (JSON), history (.npz: loss per iteration, accuracies p
 learning rates, elapsed times, test accuracy at chosen epochs, activation statistics) and
 its final parameters (.npz).
 """
+
 import time
 
 import numpy as np
@@ -24,8 +25,10 @@ def load_split(path, spec):
         n = spec.get(key)
         if n is not None:
             if n > len(data[f"y_{split}"]):
-                raise ValueError(f"{path}: {key}={n} but the {split} split has only "
-                                 f"{len(data[f'y_{split}'])} examples")
+                raise ValueError(
+                    f"{path}: {key}={n} but the {split} split has only "
+                    f"{len(data[f'y_{split}'])} examples"
+                )
             data[f"X_{split}"] = data[f"X_{split}"][:n]
             data[f"y_{split}"] = data[f"y_{split}"][:n]
     for k in list(data):
@@ -39,8 +42,14 @@ def activation_stats(model, X):
     if model.num_layers == 1:
         return {}
     acts = model.hidden_activations(X)
-    out = {"layer": [], "mean": [], "std": [], "frac_zero": [], "frac_saturated": [],
-           "frac_dead_units": []}
+    out = {
+        "layer": [],
+        "mean": [],
+        "std": [],
+        "frac_zero": [],
+        "frac_saturated": [],
+        "frac_dead_units": [],
+    }
     for i, a in enumerate(acts, 1):
         a = a.astype(np.float64)
         out["layer"].append(i)
@@ -48,14 +57,17 @@ def activation_stats(model, X):
         out["std"].append(float(a.std()))
         out["frac_zero"].append(float(np.mean(a == 0)))
         if model.activation == "sigmoid":
-            sat = (a < 0.01) | (a > 0.99)          # local gradient s(1-s) < ~0.01
+            sat = (a < 0.01) | (a > 0.99)  # local gradient s(1-s) < ~0.01
         elif model.activation == "tanh":
-            sat = np.abs(a) > 0.99                  # local gradient 1-t^2 < ~0.02
+            sat = np.abs(a) > 0.99  # local gradient 1-t^2 < ~0.02
         else:
-            sat = a <= 0                            # relu/leaky: zero (or alpha) gradient
+            sat = a <= 0  # relu/leaky: zero (or alpha) gradient
         out["frac_saturated"].append(float(sat.mean()))
-        out["frac_dead_units"].append(float(np.mean(np.all(a <= 0, axis=0))) if
-                                      model.activation in ("relu", "leaky_relu") else 0.0)
+        out["frac_dead_units"].append(
+            float(np.mean(np.all(a <= 0, axis=0)))
+            if model.activation in ("relu", "leaky_relu")
+            else 0.0
+        )
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -73,34 +85,58 @@ def main(sm, log):
     trained = model
     if spec.get("flip"):
         if image_shape is None or len(image_shape) != 3:
-            raise ValueError(f"{sm.input.data}: flip needs image rows with an (H, W, C) image_shape")
+            raise ValueError(
+                f"{sm.input.data}: flip needs image rows with an (H, W, C) image_shape"
+            )
         trained = HorizontalFlip(model, image_shape, seed=spec["seed"])
-    stats_init = activation_stats(model, data["X_val"]) if spec["record_stats"] and \
-        spec["normalization"] == "none" else {}
+    stats_init = (
+        activation_stats(model, data["X_val"])
+        if spec["record_stats"] and spec["normalization"] == "none"
+        else {}
+    )
 
     test_at = {}
     test_epochs = set(spec["test_epochs"])
 
     def callback(info):
         if info["epoch"] in test_epochs:
-            test_at[info["epoch"]] = (accuracy(model, data["X_test"], data["y_test"]),
-                                      accuracy(model, data["X_train"], data["y_train"]),
-                                      info["elapsed"])
-        log.info("epoch %d it %d loss %.5g train %.4f val %.4f lr %.3g %.1fs", info["epoch"],
-                 info["iteration"], info["loss"], info["train_acc"], info["val_acc"],
-                 info["lr"], info["elapsed"])
+            test_at[info["epoch"]] = (
+                accuracy(model, data["X_test"], data["y_test"]),
+                accuracy(model, data["X_train"], data["y_train"]),
+                info["elapsed"],
+            )
+        log.info(
+            "epoch %d it %d loss %.5g train %.4f val %.4f lr %.3g %.1fs",
+            info["epoch"],
+            info["iteration"],
+            info["loss"],
+            info["train_acc"],
+            info["val_acc"],
+            info["lr"],
+            info["elapsed"],
+        )
 
     schedule = None
     if spec["schedule"] != "none":
         schedule = {"name": spec["schedule"], "unit": "epoch", **spec["schedule_params"]}
     solver = Solver(
-        trained, {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")},
-        update_rule=spec["optimizer"], optim_config=optim_config(spec),
-        lr_schedule=schedule, lr_decay=spec["lr_decay"],
-        batch_size=spec["batch_size"], sampling=spec["sampling"], num_epochs=spec["epochs"],
-        num_iterations=spec["iterations"], reduction=spec["reduction"], seed=spec["seed"],
-        num_train_samples=spec["eval_train_samples"], num_val_samples=None,
-        keep_best=spec["keep_best"], callback=callback)
+        trained,
+        {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")},
+        update_rule=spec["optimizer"],
+        optim_config=optim_config(spec),
+        lr_schedule=schedule,
+        lr_decay=spec["lr_decay"],
+        batch_size=spec["batch_size"],
+        sampling=spec["sampling"],
+        num_epochs=spec["epochs"],
+        num_iterations=spec["iterations"],
+        reduction=spec["reduction"],
+        seed=spec["seed"],
+        num_train_samples=spec["eval_train_samples"],
+        num_val_samples=None,
+        keep_best=spec["keep_best"],
+        callback=callback,
+    )
     t0 = time.perf_counter()
     hist = solver.train()
     train_secs = time.perf_counter() - t0
@@ -110,14 +146,17 @@ def main(sm, log):
     last = losses[-ipe:] if len(losses) else losses
     finite_last = last[np.isfinite(last)]
     metrics = {
-        "run": run, "kind": "net", **flatten_for_table(spec),
+        "run": run,
+        "kind": "net",
+        **flatten_for_table(spec),
         "train_acc": accuracy(model, data["X_train"], data["y_train"]),
         "val_acc": accuracy(model, data["X_val"], data["y_val"]),
         "test_acc": accuracy(model, data["X_test"], data["y_test"]) if spec["test"] else None,
         "best_epoch": hist.best_epoch,
         "initial_loss": float(losses[0]) if len(losses) and np.isfinite(losses[0]) else None,
         "final_loss": float(finite_last.mean()) if len(finite_last) else None,
-        "epochs_run": int(hist.epochs), "iterations_run": int(hist.iterations),
+        "epochs_run": int(hist.epochs),
+        "iterations_run": int(hist.iterations),
         "iterations_per_epoch": int(ipe),
         "diverged": bool(hist.diverged),
         "diverged_at": hist.diverged_at,
@@ -125,18 +164,26 @@ def main(sm, log):
         "num_params": int(sum(p.size for p in model.params.values())),
     }
     # timings are not reproducible: they go to their own file, never into the metrics
-    timing = {"run": run, "wall_time_s": round(float(hist.wall_time), 3),
-              "train_time_s": round(train_secs, 3),
-              "epoch_elapsed_s": [round(float(t), 4) for t in hist.epoch_times]}
+    timing = {
+        "run": run,
+        "wall_time_s": round(float(hist.wall_time), 3),
+        "train_time_s": round(train_secs, 3),
+        "epoch_elapsed_s": [round(float(t), 4) for t in hist.epoch_times],
+    }
     for e, (te, tr, el) in sorted(test_at.items()):
         metrics[f"test_acc_epoch{e}"] = te
         metrics[f"train_acc_epoch{e}"] = tr
         timing[f"elapsed_epoch{e}_s"] = round(float(el), 3)
-    log.info("done: %s, %.1f s", {k: metrics[k] for k in ("train_acc", "val_acc", "test_acc",
-                                                            "diverged")}, hist.wall_time)
+    log.info(
+        "done: %s, %.1f s",
+        {k: metrics[k] for k in ("train_acc", "val_acc", "test_acc", "diverged")},
+        hist.wall_time,
+    )
 
     hist_arrays = {
-        "loss": losses, "train_acc": hist.train_acc_history, "val_acc": hist.val_acc_history,
+        "loss": losses,
+        "train_acc": hist.train_acc_history,
+        "val_acc": hist.val_acc_history,
         "lr": hist.lr_history,
         "iterations_per_epoch": np.int64(ipe),
         "test_epochs": np.array(sorted(test_at), dtype=np.int64),
@@ -153,4 +200,4 @@ def main(sm, log):
     write_json_atomic(sm.output.metrics, metrics)
 
 
-run_job(snakemake, main)  # noqa: F821
+run_job(snakemake, main)
