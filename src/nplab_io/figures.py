@@ -7,7 +7,17 @@ from pathlib import Path
 
 from nplab_io.atomic import write_bytes_atomic
 
-__all__ = ["save_figure"]
+__all__ = ["pyplot", "save_figure"]
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (jobs have no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig, paths, dpi: int = 110) -> None:

@@ -2,7 +2,7 @@
 figures embedded as base64 PNG; CSS inline; no external URL).
 
 Sections, their figures/tables and the questions come from report/sections.yaml and
-report/questions.yaml; every number comes from this run's outputs under ``results/``.
+the question registry report/questions/*.yaml; every number comes from this run's outputs under ``results/``.
 Used by workflow/scripts/report.py.
 """
 
@@ -15,9 +15,10 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
-import markupsafe
 import pandas as pd
 import yaml
+
+from nplab_io.evidence.registry import answer_environment, load_registry, num, pct, render_answer
 
 PINNED = [
     "numpy",
@@ -35,30 +36,6 @@ PINNED = [
 ]
 
 
-# --------------------------------------------------------------------------- formatting
-def pct(x, digits=1):
-    """0.4312 -> '43.1%'; None/NaN -> 'n/a'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{100 * float(x):.{digits}f}%"
-
-
-def num(x, digits=3):
-    """A number with `digits` significant digits; ints unchanged; None -> 'n/a'."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return f"{x:,}"
-    x = float(x)
-    if math.isnan(x):
-        return "n/a"
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.{max(digits - 1, 0)}e}"
-    return f"{x:.{digits}g}"
-
-
 def _read_json(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
@@ -72,16 +49,36 @@ def _caption(path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ")
 
 
+class Outputs:
+    """``results/`` as this config defines it: only the files of the current DAG count.
+
+    A file left on disk by an earlier config (a disabled experiment's tables, figures and
+    answers) is not shown: ``current`` lists the report's inputs; None trusts the disk."""
+
+    def __init__(self, root, current=None):
+        self.root = Path(root)
+        self.current = None if current is None else {Path(p).resolve() for p in current}
+
+    def __truediv__(self, key) -> Path:
+        return self.root / key
+
+    def shows(self, path) -> bool:
+        path = Path(path)
+        return path.exists() and (self.current is None or path.resolve() in self.current)
+
+    def glob_current(self, pattern) -> list[Path]:
+        return [Path(p) for p in sorted(glob.glob(str(self.root / pattern))) if self.shows(p)]
+
+
 def figures(results: Path, patterns) -> list[dict]:
     out, seen = [], set()
     for pat in patterns or []:
-        for p in sorted(glob.glob(str(results / pat))):
-            p = Path(p)
+        for p in results.glob_current(pat):
             if p.suffix != ".png" or p in seen:
                 continue
             seen.add(p)
             out.append(
-                {"src": _png(p), "caption": _caption(p), "path": str(p.relative_to(results))}
+                {"src": _png(p), "caption": _caption(p), "path": str(p.relative_to(results.root))}
             )
     return out
 
@@ -108,11 +105,11 @@ def html_table(df: pd.DataFrame, max_rows: int = 40) -> dict:
 def csv_tables(results: Path, patterns, max_rows) -> list[dict]:
     out = []
     for pat in patterns or []:
-        for p in sorted(glob.glob(str(results / pat))):
+        for p in results.glob_current(pat):
             df = pd.read_csv(p)
             t = html_table(df, max_rows)
             t["title"] = Path(p).stem.replace("_", " ")
-            t["path"] = str(Path(p).relative_to(results))
+            t["path"] = str(Path(p).relative_to(results.root))
             out.append(t)
     return out
 
@@ -124,14 +121,14 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
     out = []
     for name in names or []:
         p = results / "experiments" / name / "runs.csv"
-        if not p.exists():
+        if not results.shows(p):
             out.append({"title": name, "missing": True})
             continue
         df = pd.read_csv(p)
         cols = [c for c in _SUMMARY_COLS if c in df.columns and not df[c].isna().all()]
         t = html_table(df[cols], max_rows)
         t["title"] = name.replace("_", " ")
-        t["path"] = str(p.relative_to(results))
+        t["path"] = str(p.relative_to(results.root))
         t["runs"] = len(df)
         t["diverged"] = (
             [str(v) for v in df.loc[df["diverged"].astype(str) == "True", "variant"]]
@@ -139,7 +136,7 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
             else []
         )
         best = results / "experiments" / name / "best.json"
-        if best.exists():
+        if results.shows(best):
             b = _read_json(best)
             t["best"] = {
                 "variant": b["variant"],
@@ -165,7 +162,7 @@ def comparison_rows(results: Path, spec_dir: Path, rows) -> pd.DataFrame:
     for r in rows or []:
         ours = None
         src = results / r["file"]
-        if src.exists():
+        if results.shows(src):
             if src.suffix == ".json":
                 val = _read_json(src)
                 for k in r["key"].split("."):
@@ -298,6 +295,8 @@ def reproducibility(config: dict, root: Path) -> dict:
 
 def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
     path = results / "questions" / f"{q['id']}.json"
+    # an answer whose evidence is not part of this config's DAG is disabled, even when an
+    # earlier run's file is still on disk
     out = {
         "id": q["id"],
         "title": q["title"],
@@ -305,7 +304,7 @@ def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
         "figures": [],
         "missing": False,
     }
-    if not path.exists():
+    if not results.shows(path):
         out["missing"] = True
         out["text"] = (
             f"No evidence for this question in this run: {path.name} was not produced "
@@ -317,7 +316,7 @@ def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
     try:
         # rendered with autoescape: evidence values are escaped, the template's own markup
         # (entities such as &lt;) is kept, so the page must not escape it a second time
-        text = markupsafe.Markup(env.from_string(q["answer"]).render(ev=ev).strip())
+        text = render_answer(q, ev, env)
     except Exception as exc:  # a template/evidence mismatch must not break the report
         text = f"(The prepared answer could not be rendered: {type(exc).__name__}.) " + _generic(ev)
     out["text"] = text
@@ -349,22 +348,19 @@ def build_report(
     root,
     spec_dir,
     sections_file,
-    questions_file,
+    questions_dir,
     template,
     css_file,
     config,
     max_rows=40,
+    current_outputs=None,
     log=None,
 ) -> str:
     """The report's HTML text (see the module docstring)."""
-    results, root, spec_dir = Path(results), Path(root), Path(spec_dir)
+    results, root, spec_dir = Outputs(results, current_outputs), Path(root), Path(spec_dir)
     sections_cfg = yaml.safe_load(Path(sections_file).read_text(encoding="utf-8"))
-    questions = yaml.safe_load(Path(questions_file).read_text(encoding="utf-8"))["questions"]
-    env = jinja2.Environment(
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
-    env.filters.update(pct=pct, num=num)
-    env.globals.update(pct=pct, num=num)
+    questions = load_registry(questions_dir)
+    env = answer_environment()
     qby = {q["id"]: q for q in questions}
     max_rows = int(max_rows)
     sections = []
@@ -396,7 +392,7 @@ def build_report(
     listed = {qid for s in sections_cfg["sections"] for qid in s.get("questions", [])}
     unlisted = sorted(set(qby) - listed)
     if unlisted:
-        raise ValueError(f"{questions_file}: questions not placed in any section: {unlisted}")
+        raise ValueError(f"{questions_dir}: questions not placed in any section: {unlisted}")
     tmpl_env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(template).parent), autoescape=True
     )

@@ -11,6 +11,10 @@ import pytest
 import yaml
 from conftest import ROOT, run_snakemake
 
+from nplab_io.evidence import load_registry, render_answer
+
+REGISTRY = {q["id"]: q for q in load_registry(ROOT / "report" / "questions")}
+
 KNN_RULES = [
     "knn_course_data",
     "knn_course_methods",
@@ -204,7 +208,9 @@ def test_question_evidence(knn_run):
     r, kind, q, _ = knn_run
     for qid in ("knn-1", "knn-2", "knn-3"):
         ev = _json(r / "questions" / f"{qid}.json")
-        assert ev["question"] == qid and len(ev["finding"]) > 100
+        assert ev["question"] == qid and "finding" not in ev  # prose lives in the registry
+        text = render_answer(REGISTRY[qid], ev)
+        assert len(text) > 300 and "{{" not in text
         for f in ev["figures"]:
             assert (r / f).stat().st_size > 1000
     q1 = _json(r / "questions" / "knn-1.json")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from conftest import ROOT, _is_ci, run_snakemake
 
+from nplab_io.evidence import load_registry
 from nplab_io.report import build_report, num, pct
 
 REPORT = ROOT / "report"
@@ -61,13 +62,26 @@ def _parse(html: str) -> _Collect:
     return p
 
 
-def _build(results: Path, **kw) -> str:
+def _registry_with(tmp_path: Path, qid: str, **fields) -> Path:
+    """A copy of the question registry whose entry ``qid`` has ``fields`` replaced."""
+    out = tmp_path / "questions"
+    out.mkdir()
+    for src in (REPORT / "questions").glob("*.yaml"):
+        entries = yaml.safe_load(src.read_text(encoding="utf-8"))
+        for q in entries:
+            if q["id"] == qid:
+                q.update(fields)
+        (out / src.name).write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def _build(results: Path, questions_dir: Path = REPORT / "questions", **kw) -> str:
     return build_report(
         results=results,
         root=ROOT,
         spec_dir=REPORT / "reference",
         sections_file=REPORT / "sections.yaml",
-        questions_file=REPORT / "questions.yaml",
+        questions_dir=questions_dir,
         template=REPORT / "templates" / "lab_report.html.j2",
         css_file=REPORT / "templates" / "report.css",
         config={"seed": 0},
@@ -93,15 +107,19 @@ def test_user_text_is_escaped_and_missing_evidence_is_said(tmp_path):
         json.dumps(
             {
                 "id": "softmax-1",
-                "finding": "<img src=x onerror=alert(2)> initial loss 2.302",
+                "split": "<img src=x onerror=alert(2)>",
                 "initial_loss": 2.302,
-                "expected": 2.302585,
-                "num_classes": 10,
                 "figures": [],
             }
         )
     )
-    html = _build(res)
+    registry = _registry_with(
+        tmp_path,
+        "softmax-1",
+        answer="Loss {{ ev.initial_loss }} on {{ ev.split }}. {{ finding }}",
+        finding="split {{ ev.split }}",
+    )
+    html = _build(res, registry)
     assert (
         "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     )
@@ -124,11 +142,18 @@ def test_answer_templates_interpolate_evidence_and_escape_it_exactly_once(tmp_pa
         "measured_loss": 2.3391,
         "abs_diff": 0.0365,
         "mean_prob_correct": 0.0988,
-        "finding": "p <i>is</i> small",
+        "label": "p <i>is</i> small",
         "figures": [],
     }
     (res / "questions" / "softmax-1.json").write_text(json.dumps(ev))
-    html = _build(res)
+    registry = _registry_with(
+        tmp_path,
+        "softmax-1",
+        answer="{{ finding }} Measured on {{ ev.N }} {{ ev.split }} rows: "
+        "{{ ev.measured_loss | num(4) }} ({{ ev.mean_prob_correct | num }}); &lt;= holds.",
+        finding="{{ ev.label }}",
+    )
+    html = _build(res, registry)
     text = _parse(html).text_by_id["softmax-1"]
     # numbers come from the evidence file, formatted by the template
     assert "2.339" in text and "500 dev rows" in text and "0.0988" in text
@@ -139,7 +164,7 @@ def test_answer_templates_interpolate_evidence_and_escape_it_exactly_once(tmp_pa
 
 def test_every_question_of_the_spec_is_in_the_report_config():
     spec = ROOT.parent / "shared" / "spec" / "questions.md"
-    qs = yaml.safe_load((REPORT / "questions.yaml").read_text())["questions"]
+    qs = load_registry(REPORT / "questions")
     ids = [q["id"] for q in qs]
     assert len(ids) == len(set(ids)) == 25
     if spec.exists():
@@ -191,7 +216,7 @@ def test_quick_report_is_complete_self_contained_and_answers_from_evidence(quick
     assert not [a for a in p.attrs if re.match(r"\s*(https?:)?//", a)]
     assert not re.search(r"url\(\s*['\"]?https?:", html) and "@import" not in html
     assert p.imgs and all(s.startswith("data:image/png;base64,") and len(s) > 200 for s in p.imgs)
-    qs = yaml.safe_load((REPORT / "questions.yaml").read_text())["questions"]
+    qs = load_registry(REPORT / "questions")
     for q in qs:
         text = p.text_by_id.get(q["id"], "")
         ev_path = res / "questions" / f"{q['id']}.json"

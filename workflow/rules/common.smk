@@ -1,10 +1,13 @@
 # Shared helpers: config validation (before any job runs), paths, resources.
+import glob
 import sys
 from pathlib import Path
 
 from nplab_io.config import ConfigError, load_yaml, validate_config
 from nplab_io import sources
 from nplab_io.runs import DATA_SOURCES, expand_experiments
+from nplab_io.evidence.io import TABLE_FILES
+from nplab_io.evidence.registry import has_evidence_module, load_registry
 
 _SCHEMA = load_yaml(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 try:
@@ -79,3 +82,73 @@ def all_targets():
     for stage_targets in STAGE_TARGETS:
         out += stage_targets()
     return out
+
+
+# ----------------------------------------------------------------------- questions
+# The question registry: report/questions/<family>.yaml, computed by nplab_io.evidence.<family>.
+QUESTIONS = load_registry(Path(REPO) / "report" / "questions")
+QUESTIONS_BY_ID = {q["id"]: q for q in QUESTIONS}
+QUESTION_FIG = f"{RESULTS}/figures/questions"
+# The questions this config answers: their family has its evidence module and every
+# experiment table they need is enabled.
+QUESTIONS_ON = {
+    q["id"]: q
+    for q in QUESTIONS
+    if has_evidence_module(q["family"]) and all(t in EXPERIMENTS for t in q.get("tables", []))
+}
+
+
+def _results_paths(value):
+    values = [value] if isinstance(value, str) else list(value)
+    return [f"{RESULTS}/{v}" for v in values]
+
+
+def family_question_targets(family):
+    """Evidence and figures of a family's enabled questions (for its stage target)."""
+    out = []
+    for qid, q in QUESTIONS_ON.items():
+        if q["family"] == family:
+            out += [f"{RESULTS}/questions/{qid}.json"] + question_figures(qid)
+    return out
+
+
+def question_figures(qid):
+    return expand(f"{QUESTION_FIG}/{qid}.{{fmt}}", fmt=FIG_FORMATS)
+
+
+def question_inputs(q):
+    """The named inputs of a question's rule, from its registry entry."""
+    tables = q.get("tables", [])
+    files = q.get("table_files") or TABLE_FILES
+    out = {}
+    if tables:
+        out["tables"] = [f"{RESULTS}/experiments/{t}/{f}" for t in tables for f in files]
+    for name, filename in q.get("run_files", {}).items():
+        out[name] = [f"{RESULTS}/runs/{r['run']}/{filename}" for t in tables for r in EXPERIMENTS[t]]
+    for name, value in q.get("inputs", {}).items():
+        paths = _results_paths(value)
+        out[name] = paths[0] if isinstance(value, str) else paths
+    return out
+
+
+def question_extra_outputs(q):
+    return {name: f"{RESULTS}/{path}" for name, path in q.get("outputs", {}).items()}
+
+
+def question_runs(q):
+    """Each of the question's tables -> its run records (variant, run id, spec)."""
+    return {
+        t: [{"variant": r["variant"], "run": r["run"], "spec": r["spec"]} for r in EXPERIMENTS[t]]
+        for t in q.get("tables", [])
+    }
+
+
+def question_settings(q):
+    """The entry's settings plus those it reads from the config (dotted keys)."""
+    settings = dict(q.get("settings", {}))
+    for name, dotted in q.get("config_settings", {}).items():
+        value = config
+        for key in dotted.split("."):
+            value = value[key]
+        settings[name] = value
+    return settings

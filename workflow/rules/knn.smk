@@ -1,7 +1,7 @@
 # k-nearest neighbours on raw CIFAR-10 pixels (spec: "k-nearest neighbours"):
 #   the course protocol on a subsample (three L2 distance methods, 5-fold CV over k, the
 #   distance-matrix image), the full train split with L1 and L2 (one job each), and the
-#   evidence for questions knn-1, knn-2 (one job per transform) and knn-3.
+#   inputs of questions knn-1, knn-2 (one job per transform) and knn-3 (questions.smk).
 # Resources (mem_mb, runtime in minutes) are sized from results/benchmarks/knn/ and the
 # peak RSS the full jobs record, measured on a full-config run on 2 cores, with headroom:
 # the heaviest jobs are knn_full (L1: ~25 s on 2 threads, ~0.9 GB peak; L2: ~5 s) and
@@ -11,9 +11,9 @@ KNN = config["knn"]
 KNN_DIR = f"{RESULTS}/knn"
 KNN_FIG = f"{RESULTS}/figures/knn"
 KNN_BUDGET = int(KNN["memory_budget_mb"]) * 2**20
-# knn-2: the raw pixels and the five transforms (see workflow/scripts/knn_transform.py)
-KNN_TRANSFORMS = ["raw", "global_mean", "pixel_mean", "global_mean_std", "pixel_mean_std", "rot90"]
-KNN_QUESTIONS = ["knn-1", "knn-2", "knn-3"]
+# knn-2: the raw pixels and the five transforms (workflow/scripts/knn_transform.py), as
+# the question's registry entry lists their files
+KNN_TRANSFORMS = [Path(p).stem for p in QUESTIONS_BY_ID["knn-2"]["inputs"]["transforms"]]
 
 
 def knn_figs(name):
@@ -32,10 +32,9 @@ def knn_targets():
         f"{KNN_DIR}/timing.csv",
         f"{KNN_DIR}/transforms.csv",
     ]
-    out += [f"{RESULTS}/questions/{q}.json" for q in KNN_QUESTIONS]
-    for name in ["distance_matrix", "course_cv", "full_train"] + KNN_QUESTIONS:
+    for name in ["distance_matrix", "course_cv", "full_train"]:
         out += knn_figs(name)
-    return out
+    return out + family_question_targets("knn")
 
 
 STAGE_TARGETS.append(knn_targets)
@@ -235,77 +234,3 @@ rule knn_timing:
         budget=KNN_BUDGET,
     script:
         "../scripts/knn_timing.py"
-
-
-rule question_knn_1:
-    """Evidence for knn-1: the test row / train column of the distance matrix with the
-    largest mean distance, their brightness and contrast vs the data's averages."""
-    input:
-        npz=f"{KNN_DIR}/course_data.npz",
-        methods=f"{KNN_DIR}/course_methods.json",
-        matrix=knn_figs("distance_matrix"),
-    output:
-        json=f"{RESULTS}/questions/knn-1.json",
-        fig=knn_figs("knn-1"),
-    log:
-        f"{LOGS}/knn/question_knn-1.log",
-    benchmark:
-        f"{BENCH}/knn/question_knn-1.tsv"
-    threads: 1
-    resources:
-        mem_mb=800,
-        runtime=2,
-    params:
-        budget=KNN_BUDGET,
-    script:
-        "../scripts/knn_question_1.py"
-
-
-rule question_knn_2:
-    """Evidence for knn-2: for each transform, the fraction of L1 1-NN predictions that
-    changed (and how many of those changes are exact ties in the raw distances)."""
-    input:
-        npz=expand(f"{KNN_DIR}/transforms/{{transform}}.npz", transform=KNN_TRANSFORMS),
-        data=f"{KNN_DIR}/course_data.npz",
-    output:
-        json=f"{RESULTS}/questions/knn-2.json",
-        csv=f"{KNN_DIR}/transforms.csv",
-        fig=knn_figs("knn-2"),
-    log:
-        f"{LOGS}/knn/question_knn-2.log",
-    benchmark:
-        f"{BENCH}/knn/question_knn-2.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=2,
-    params:
-        budget=KNN_BUDGET,
-    script:
-        "../scripts/knn_question_2.py"
-
-
-rule question_knn_3:
-    """Evidence for knn-3: train and test error of 1-NN vs 5-NN, prediction time vs
-    training-set size, and whether class regions are convex (a linear boundary would
-    make them so) along segments between same-class training images."""
-    input:
-        npz=f"{KNN_DIR}/course_data.npz",
-        timing=f"{KNN_DIR}/timing.csv",
-    output:
-        json=f"{RESULTS}/questions/knn-3.json",
-        fig=knn_figs("knn-3"),
-    log:
-        f"{LOGS}/knn/question_knn-3.log",
-    benchmark:
-        f"{BENCH}/knn/question_knn-3.tsv"
-    threads: 1
-    resources:
-        mem_mb=800,
-        runtime=3,
-    params:
-        q=KNN["questions"],
-        seed=config["seed"],
-        budget=KNN_BUDGET,
-    script:
-        "../scripts/knn_question_3.py"

@@ -22,7 +22,7 @@ rule report:
         template=f"{REPO}/report/templates/lab_report.html.j2",
         css=f"{REPO}/report/templates/report.css",
         sections=f"{REPO}/report/sections.yaml",
-        questions=f"{REPO}/report/questions.yaml",
+        questions=sorted(glob.glob(f"{REPO}/report/questions/*.yaml")),
         anchors=f"{REPO}/report/reference/anchors.csv",
         seed_results=f"{REPO}/report/reference/seed_results.csv",
     output:
@@ -42,6 +42,7 @@ rule report:
     params:
         results=RESULTS,
         root=workflow.basedir,
+        questions_dir=f"{REPO}/report/questions",
         spec_dir=f"{REPO}/report/reference",
         config=report_config(),
         max_rows=40,

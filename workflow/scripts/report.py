@@ -11,11 +11,12 @@ def main(sm, log):
         root=sm.params.root,
         spec_dir=sm.params.spec_dir,
         sections_file=sm.input.sections,
-        questions_file=sm.input.questions,
+        questions_dir=sm.params.questions_dir,
         template=sm.input.template,
         css_file=sm.input.css,
         config=sm.params.config,
         max_rows=sm.params.max_rows,
+        current_outputs=sm.input.results,
         log=log,
     )
     write_text_atomic(sm.output.html, html)
