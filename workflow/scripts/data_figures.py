@@ -2,14 +2,12 @@
 
 import json
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+
+plt = pyplot()
 
 
 def main(sm, log):

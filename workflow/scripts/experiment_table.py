@@ -13,8 +13,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
 
 
 def _read_json(path):
@@ -38,7 +38,7 @@ def binned(loss: np.ndarray, max_points: int):
 
 
 def write_csv(df: pd.DataFrame, path):
-    write_text_atomic(path, df.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    write_csv_atomic(path, df, float_format="%.10g")
 
 
 def main(sm, log):

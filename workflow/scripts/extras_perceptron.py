@@ -5,18 +5,16 @@ updates, so the count must not exceed it)."""
 
 import json
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from nplab.perceptron import Perceptron
-from nplab_io.atomic import write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
 from nplab_io.mnist import perceptron_summary
+from nplab_io.tables import write_csv_atomic
+
+plt = pyplot()
 
 
 def main(sm, log):
@@ -43,10 +41,7 @@ def main(sm, log):
         "mistakes_per_epoch": json.dumps(p.mistakes_per_epoch_),
     }
     log.info("perceptron: %s", row)
-    write_text_atomic(
-        sm.output.csv,
-        pd.DataFrame([row]).to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-    )
+    write_csv_atomic(sm.output.csv, pd.DataFrame([row]), float_format="%.6g")
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     ep = np.arange(1, len(p.mistakes_per_epoch_) + 1)

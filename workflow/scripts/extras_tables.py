@@ -10,20 +10,18 @@ init       results/extras/init.csv: weight-init schemes on a 6-hidden-layer net,
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nplab_io.atomic import write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
+
+plt = pyplot()
 
 
 def write_csv(df, path):
-    write_text_atomic(path, df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    write_csv_atomic(path, df, float_format="%.6g")
 
 
 def schedules(sm, log, runs, curves):

@@ -13,17 +13,15 @@ the image_shape layout, height x width x channels).
 
 import json
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from nplab.linear_analysis import per_class_accuracy
-from nplab_io.atomic import write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
+
+plt = pyplot()
 
 
 def confusion_figure(conf, names, best, title):
@@ -158,9 +156,7 @@ def main(sm, log):
         "rank_in_predicted_class",
         "in_gallery",
     ]
-    write_text_atomic(
-        sm.output.csv, pd.DataFrame(rows, columns=cols).to_csv(index=False, lineterminator="\n")
-    )
+    write_csv_atomic(sm.output.csv, pd.DataFrame(rows, columns=cols))
 
 
 run_job(snakemake, main)

@@ -1,26 +1,13 @@
 """Course protocol: k-fold cross-validation over k (L2) on the training subsample."""
 
-import csv
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from nplab.knn import best_k, cross_validate_k
-from nplab_io.atomic import write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
 
-
-def csv_text(header, rows):
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+plt = pyplot()
 
 
 def main(sm, log):
@@ -36,21 +23,17 @@ def main(sm, log):
     acc = cross_validate_k(
         X, y, ks, num_folds=folds, metric="l2", memory_budget_bytes=int(sm.params.budget)
     )
-    write_text_atomic(
+    write_csv_atomic(
         sm.output.csv,
-        csv_text(
-            ["fold", "k", "accuracy"],
-            [[f, k, f"{acc[f, c]:.6f}"] for f in range(folds) for c, k in enumerate(ks)],
-        ),
+        [[f, k, f"{acc[f, c]:.6f}"] for f in range(folds) for c, k in enumerate(ks)],
+        header=["fold", "k", "accuracy"],
     )
     mean, std = acc.mean(axis=0), acc.std(axis=0)
     best = best_k(ks, mean)
-    write_text_atomic(
+    write_csv_atomic(
         sm.output.summary,
-        csv_text(
-            ["k", "mean_accuracy", "std_accuracy", "n_folds", "is_best"],
-            [[k, f"{mean[c]:.6f}", f"{std[c]:.6f}", folds, k == best] for c, k in enumerate(ks)],
-        ),
+        [[k, f"{mean[c]:.6f}", f"{std[c]:.6f}", folds, k == best] for c, k in enumerate(ks)],
+        header=["k", "mean_accuracy", "std_accuracy", "n_folds", "is_best"],
     )
     for c, k in enumerate(ks):
         log.info("k=%3d: %.4f +- %.4f", k, mean[c], std[c])

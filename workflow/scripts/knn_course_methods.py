@@ -1,20 +1,17 @@
 """Course protocol: L2 distances three ways (timings, agreement), test accuracy for a few k,
 and the distance matrix as an image (dark = near)."""
 
-import csv
-import io
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from nplab.knn import KNearestNeighbor, accuracy
-from nplab_io.atomic import write_json_atomic, write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.atomic import write_json_atomic
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
+
+plt = pyplot()
 
 TOLERANCE = 1e-3
 
@@ -66,12 +63,10 @@ def main(sm, log):
             }
         )
         log.info("%s: %.3f s, Frobenius difference vs no loops %.3g", name, secs, fro)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    write_text_atomic(sm.output.csv, buf.getvalue())
+    write_csv_atomic(
+        sm.output.csv,
+        [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+    )
 
     info = {
         "n_train": int(len(y_train)),

@@ -1,8 +1,6 @@
 """kNN on the whole train split (one metric per job): accuracy for several k, seconds,
 peak memory.  Distances are computed in float32 blocks within the memory budget."""
 
-import csv
-import io
 import json
 import resource
 import time
@@ -10,8 +8,9 @@ import time
 import numpy as np
 
 from nplab.knn import KNearestNeighbor, accuracy
-from nplab_io.atomic import write_json_atomic, write_text_atomic
+from nplab_io.atomic import write_json_atomic
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
 
 # spec anchors.csv: the course notes' 1-NN on the full 50,000 / 10,000 (official data)
 REFERENCE_1NN = {"l1": 0.386, "l2": 0.354}
@@ -75,13 +74,8 @@ def main(sm, log):
             [metric, k, n_train, n_test, f"{acc:.6f}", f"{secs:.3f}", f"{peak:.1f}", threads]
         )
         log.info("%s k=%d: test accuracy %.4f", metric, k, acc)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        ["metric", "k", "n_train", "n_test", "test_acc", "seconds", "peak_rss_mb", "threads"]
-    )
-    w.writerows(rows)
-    write_text_atomic(sm.output.csv, buf.getvalue())
+    header = ["metric", "k", "n_train", "n_test", "test_acc", "seconds", "peak_rss_mb", "threads"]
+    write_csv_atomic(sm.output.csv, rows, header=header)
     best = max(ks, key=lambda k: (info[f"test_accuracy_k{k}"], -k))
     info.update(
         {

@@ -1,16 +1,12 @@
 """One table of the full-train kNN runs (every metric) and a figure of accuracy vs k."""
 
 import csv
-import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from nplab_io.atomic import write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
+
+plt = pyplot()
 
 REFERENCE_1NN = {"l1": 0.386, "l2": 0.354}
 
@@ -22,11 +18,7 @@ def main(sm, log):
             rows += list(csv.DictReader(fh))
     if not rows:
         raise ValueError("no full-train kNN rows to tabulate")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text_atomic(sm.output.csv, buf.getvalue())
+    write_csv_atomic(sm.output.csv, rows)
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for i, metric in enumerate(sorted({r["metric"] for r in rows})):

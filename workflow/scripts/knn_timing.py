@@ -1,15 +1,13 @@
 """knn-3: seconds to fit and to classify a fixed set of test images vs training-set size
 (L2, k=1, float32; best of several repeats)."""
 
-import csv
-import io
 import time
 
 import numpy as np
 
 from nplab.knn import KNearestNeighbor
-from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
 
 
 def best_of(fn, repeats):
@@ -58,22 +56,8 @@ def main(sm, log):
             ]
         )
         log.info("n_train=%6d: fit %.4f s, predict %d images %.4f s", n, fit_s, n_test, pred_s)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        [
-            "n_train",
-            "n_test",
-            "metric",
-            "k",
-            "fit_seconds",
-            "predict_seconds",
-            "ms_per_test_image",
-            "repeats",
-        ]
-    )
-    w.writerows(rows)
-    write_text_atomic(sm.output.csv, buf.getvalue())
+    header = ["n_train", "n_test", "metric", "k", "fit_seconds", "predict_seconds"]
+    write_csv_atomic(sm.output.csv, rows, header=header + ["ms_per_test_image", "repeats"])
 
 
 run_job(snakemake, main)

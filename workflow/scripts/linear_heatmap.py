@@ -7,16 +7,14 @@ If a table varies other keys as well, each (lr, reg) cell shows the best of thos
 
 import json
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+
+plt = pyplot()
 
 
 def main(sm, log):

@@ -5,15 +5,13 @@ initial loss is dominated by the penalty of the random initial weights."""
 
 import json
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+
+plt = pyplot()
 
 
 def main(sm, log):

@@ -10,17 +10,15 @@ and raw — in long form: template, image_class, corr_centered, corr_raw.
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from nplab.linear_analysis import template_correlations, weights_to_images
-from nplab_io.atomic import write_text_atomic
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
+
+plt = pyplot()
 
 
 def best_weights(best_path, param_paths):
@@ -66,10 +64,7 @@ def main(sm, log):
         for i in range(C)
         for k in range(C)
     ]
-    write_text_atomic(
-        sm.output.csv,
-        pd.DataFrame(rows).to_csv(index=False, float_format="%.10g", lineterminator="\n"),
-    )
+    write_csv_atomic(sm.output.csv, pd.DataFrame(rows), float_format="%.10g")
 
     imgs = weights_to_images(W, shape)
     fig, axes = plt.subplots(2, (C + 1) // 2, figsize=(1.6 * ((C + 1) // 2), 4.0))

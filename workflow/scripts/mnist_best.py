@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
 
 
 def main(sm, log):
@@ -51,9 +51,7 @@ def main(sm, log):
     out = pd.DataFrame(rows).sort_values("val_acc", ascending=False, kind="stable")
     out.insert(0, "rank_by_val", range(1, len(out) + 1))
     log.info("best by val: %s", out.iloc[0].to_dict())
-    write_text_atomic(
-        sm.output.csv, out.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    )
+    write_csv_atomic(sm.output.csv, out, float_format="%.6g")
 
 
 run_job(snakemake, main)

@@ -6,16 +6,14 @@ validation accuracy against wall time."""
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
 from nplab_io.mnist import best_per_group, loss_per_example
+
+plt = pyplot()
 
 
 def load_tables(files, tables):

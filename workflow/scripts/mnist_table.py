@@ -3,9 +3,9 @@ them (logic: nplab_io.mnist.join_table)."""
 
 import pandas as pd
 
-from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
 from nplab_io.mnist import join_table
+from nplab_io.tables import write_csv_atomic
 
 
 def load(files):
@@ -31,9 +31,7 @@ def main(sm, log):
         max_epochs=sm.params.max_epochs,
     )
     log.info("%s: %d rows (n_train %d)", sm.params.name, len(df), n_train)
-    write_text_atomic(
-        sm.output.csv, df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    )
+    write_csv_atomic(sm.output.csv, df, float_format="%.6g")
 
 
 run_job(snakemake, main)

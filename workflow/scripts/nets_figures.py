@@ -8,15 +8,13 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nplab_io.figures import save_figure
+from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
+
+plt = pyplot()
 
 
 def load_tables(sm):

@@ -12,9 +12,9 @@ import pandas as pd
 from nplab import optim
 from nplab.diagnostics import effective_learning_rate, relative_update
 from nplab.solver import Solver
-from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
 from nplab_io.models import build_net, optim_config
+from nplab_io.tables import write_csv_atomic
 
 
 def load(path, spec):
@@ -123,9 +123,7 @@ def main(sm, log):
     df = df.sort_values(["optimizer", "param", "iteration"], kind="stable")
     if not np.isfinite(df.select_dtypes("number").to_numpy()).all():
         raise ValueError("non-finite step sizes recorded (did a run diverge?)")
-    write_text_atomic(
-        sm.output.csv, df.to_csv(index=False, float_format="%.8g", lineterminator="\n")
-    )
+    write_csv_atomic(sm.output.csv, df, float_format="%.8g")
 
 
 run_job(snakemake, main)

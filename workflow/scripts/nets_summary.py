@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nplab_io.atomic import write_text_atomic
 from nplab_io.jobs import run_job
+from nplab_io.tables import write_csv_atomic
 
 
 def _read_json(path):
@@ -111,9 +111,7 @@ def main(sm, log):
             row["test_acc"],
         )
     df = pd.DataFrame(rows)
-    write_text_atomic(
-        sm.output.csv, df.to_csv(index=False, float_format="%.10g", lineterminator="\n")
-    )
+    write_csv_atomic(sm.output.csv, df, float_format="%.10g")
     log.info("summary of %d tables -> %s", len(df), Path(sm.output.csv).name)
 
 
