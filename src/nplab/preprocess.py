@@ -30,6 +30,8 @@ __all__ = [
     "one_hot",
     "standardize_fit",
     "standardize_apply",
+    "channel_stats",
+    "normalize_channels",
 ]
 
 
@@ -230,3 +232,57 @@ def standardize_apply(x, mean, std) -> np.ndarray:
         if v.shape != (x.shape[1],):
             raise ValueError(f"{name} must have shape ({x.shape[1]},), got {v.shape}")
     return (x - mean.astype(x.dtype, copy=False)) / std.astype(x.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- channels
+_STATS_CHUNK = 1 << 16  # pixels per float64 chunk: bounds the temporary to a few MiB
+
+
+def channel_stats(x_train, dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(mean_c, std_c)`` of TRAIN images with channels last, e.g. NHWC.
+
+    Reduces over every axis but the last.  Accumulated in float64 (two passes over
+    chunks, so no float64 copy of the whole set); ``std`` is the population std
+    (ddof 0).  ``dtype=None`` means the dtype of ``x_train`` if it is floating, else
+    float64 (uint8 pixels are accepted).
+    """
+    x = np.asarray(x_train)
+    if x.ndim < 2 or x.size == 0:
+        raise ValueError(f"x_train must be (N, ..., C) with N >= 1, got shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"x_train must be a numeric array, got dtype {x.dtype}")
+    if dtype is None:
+        dt = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+    else:
+        dt = _check_float_dtype("dtype", dtype)
+    flat = x.reshape(-1, x.shape[-1])
+    mean = flat.mean(axis=0, dtype=np.float64)
+    ss = np.zeros_like(mean)
+    for i in range(0, flat.shape[0], _STATS_CHUNK):
+        d = flat[i : i + _STATS_CHUNK].astype(np.float64) - mean
+        ss += np.einsum("ij,ij->j", d, d)
+    std = np.sqrt(ss / flat.shape[0])
+    return mean.astype(dt), std.astype(dt)
+
+
+def normalize_channels(x, mean, std, eps: float = 1e-8) -> np.ndarray:
+    """``(x - mean_c) / (std_c + eps)`` over the last (channel) axis, in the dtype of ``x``.
+
+    ``mean``/``std`` of shape (C,), from :func:`channel_stats` on the TRAIN split; the
+    same statistics normalise every split.  ``std + eps`` is formed in float64.
+    """
+    x = _check_float_array("x", x)
+    if x.ndim < 1:
+        raise ValueError("x must have a channel axis (last), got a scalar")
+    mean = np.asarray(mean)
+    std = np.asarray(std)
+    c = x.shape[-1]
+    for name, v in (("mean", mean), ("std", std)):
+        if v.shape != (c,):
+            raise ValueError(f"{name} must have shape ({c},) (channels last), got {v.shape}")
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    denom = std.astype(np.float64) + eps
+    if not (denom > 0).all():
+        raise ValueError(f"std + eps must be > 0 in every channel, got {denom}")
+    return (x - mean.astype(x.dtype)) / denom.astype(x.dtype)
