@@ -6,6 +6,8 @@ Small measurements built on the core's own layers and update rules:
   a model (fixed dropout masks through a re-seeded ``rng``);
 * :func:`local_gradients` / :func:`near_zero_ranges` -- the local gradient of an
   activation over a 1-D input range, computed with its backward function;
+* :func:`activation_stats` -- per hidden layer of a net: mean, spread, and the fraction
+  of zero, saturated and dead units;
 * :func:`relative_update` / :func:`effective_learning_rate` -- how large an optimizer
   step is (``|dw| / |w|``) and the per-coordinate learning rate an adaptive rule applies
   (``lr / (sqrt(cache) + eps)``);
@@ -29,6 +31,7 @@ __all__ = [
     "check_net_gradients",
     "local_gradients",
     "near_zero_ranges",
+    "activation_stats",
     "relative_update",
     "effective_learning_rate",
     "dropout_train_test_means",
@@ -103,6 +106,37 @@ def near_zero_ranges(x, g, tol: float) -> list[tuple[float, float]]:
     if start is not None:
         ranges.append((float(x[start]), float(x[-1])))
     return ranges
+
+
+# --------------------------------------------------------------------------- activations
+def activation_stats(model, X) -> dict[str, np.ndarray]:
+    """Per hidden layer of ``model`` (a :class:`~nplab.nets.FullyConnectedNet`) on ``X``:
+    ``layer`` (1-based), ``mean``, ``std``, ``frac_zero``, ``frac_saturated`` (share of
+    activations whose local gradient is small) and ``frac_dead_units`` (ReLU-like units
+    that are <= 0 on every row; 0 for other activations).  ``{}`` for a net without a
+    hidden layer."""
+    if model.num_layers == 1:
+        return {}
+    keys = ("layer", "mean", "std", "frac_zero", "frac_saturated", "frac_dead_units")
+    out = {k: [] for k in keys}
+    relu_like = model.activation in ("relu", "leaky_relu")
+    for i, a in enumerate(model.hidden_activations(X), 1):
+        a = a.astype(np.float64)
+        out["layer"].append(i)
+        out["mean"].append(float(a.mean()))
+        out["std"].append(float(a.std()))
+        out["frac_zero"].append(float(np.mean(a == 0)))
+        out["frac_saturated"].append(float(_saturated(a, model.activation).mean()))
+        out["frac_dead_units"].append(float(np.mean(np.all(a <= 0, axis=0))) if relu_like else 0.0)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _saturated(a: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "sigmoid":
+        return (a < 0.01) | (a > 0.99)  # local gradient s(1-s) < ~0.01
+    if activation == "tanh":
+        return np.abs(a) > 0.99  # local gradient 1-t^2 < ~0.02
+    return a <= 0  # relu/leaky: zero (or alpha) gradient
 
 
 # --------------------------------------------------------------------------- optimizers

@@ -36,6 +36,8 @@ import numpy as np
 import skimage.color as _skcolor
 import skimage.feature as _skfeature
 
+from ._checks import check_choice, check_int
+
 __all__ = ["HOG_DEFAULTS", "hog_features", "hue_histogram", "extract_features", "feature_names"]
 
 #: Default HOG parameters (the course's descriptor size: 144 values for 32x32 images).
@@ -66,26 +68,19 @@ def _check_images(images) -> np.ndarray:
     return x
 
 
-def _pos_int(name: str, v) -> int:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return int(v)
-
-
 def _pair(name: str, v) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return _pos_int(name, v[0]), _pos_int(name, v[1])
-    n = _pos_int(name, v)
+        return check_int(name, v[0]), check_int(name, v[1])
+    n = check_int(name, v)
     return n, n
 
 
 def _hog_params(orientations, pixels_per_cell, cells_per_block, block_norm) -> dict:
-    if block_norm not in _BLOCK_NORMS:
-        raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}, got {block_norm!r}")
+    check_choice("block_norm", block_norm, _BLOCK_NORMS)
     return {
-        "orientations": _pos_int("orientations", orientations),
+        "orientations": check_int("orientations", orientations),
         "pixels_per_cell": _pair("pixels_per_cell", pixels_per_cell),
         "cells_per_block": _pair("cells_per_block", cells_per_block),
         "block_norm": block_norm,
@@ -198,7 +193,7 @@ def hue_histogram(images_uint8_rgb, *, nbins: int = 10) -> np.ndarray:
     Grey pixels (zero saturation) have hue 0 and fall in bin 0, as in the course.
     """
     x = _check_images(images_uint8_rgb)
-    return _hue_checked(x, _pos_int("nbins", nbins))
+    return _hue_checked(x, check_int("nbins", nbins))
 
 
 def _features_chunk(x: np.ndarray, params: dict, hue_bins: int) -> np.ndarray:
@@ -238,9 +233,9 @@ def extract_features(
     """
     x = _check_images(images)
     params = _hog_params_from_dict(hog)
-    hue_bins = _pos_int("hue_bins", hue_bins)
-    n_jobs = _pos_int("n_jobs", n_jobs)
-    chunk_size = _pos_int("chunk_size", chunk_size)
+    hue_bins = check_int("hue_bins", hue_bins)
+    n_jobs = check_int("n_jobs", n_jobs)
+    chunk_size = check_int("chunk_size", chunk_size)
     n, h, w, _ = x.shape
     out = np.empty((n, _hog_length((h, w), params) + hue_bins), dtype=np.float32)
     bounds = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
@@ -271,10 +266,10 @@ def feature_names(
     ``hue_{b}`` for the hue bins.
     """
     params = _hog_params_from_dict(hog)
-    hue_bins = _pos_int("hue_bins", hue_bins)
+    hue_bins = check_int("hue_bins", hue_bins)
     if not isinstance(image_shape, (tuple, list)) or len(image_shape) < 2:
         raise ValueError(f"image_shape must be (H, W[, 3]), got {image_shape!r}")
-    hw = (_pos_int("image_shape", image_shape[0]), _pos_int("image_shape", image_shape[1]))
+    hw = (check_int("image_shape", image_shape[0]), check_int("image_shape", image_shape[1]))
     nbr, nbc, _, _ = _hog_grid(hw, params)
     br, bc = params["cells_per_block"]
     no = params["orientations"]

@@ -11,18 +11,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._checks import check_int, check_number
+
 __all__ = [
     "rel_error",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
     "grad_check_sparse",
 ]
-
-
-def _check_h(h) -> float:
-    if not np.isfinite(h) or h <= 0:
-        raise ValueError(f"h must be a positive finite number, got {h!r}")
-    return float(h)
 
 
 def _check_float_array(name: str, x) -> np.ndarray:
@@ -55,7 +51,7 @@ def eval_numerical_gradient(
 
     ``x`` is perturbed in place, one coordinate at a time, and restored exactly.
     """
-    h = _check_h(h)
+    h = check_number("h", h, positive=True)
     x = _check_float_array("x", x)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
@@ -80,7 +76,7 @@ def eval_numerical_gradient_array(
     ``df`` is the upstream gradient (same shape as ``f(x)``); ``x`` is perturbed in
     place and restored.
     """
-    h = _check_h(h)
+    h = check_number("h", h, positive=True)
     x = _check_float_array("x", x)
     df = np.asarray(df)
     grad = np.zeros_like(x)
@@ -114,19 +110,14 @@ def grad_check_sparse(
     if None).  Returns the per-coordinate relative errors
     ``|num - ana| / max(1e-8, |num| + |ana|)`` as a float64 array of length ``num_checks``.
     """
-    h = _check_h(h)
+    h = check_number("h", h, positive=True)
     x = _check_float_array("x", x)
     analytic_grad = np.asarray(analytic_grad)
     if analytic_grad.shape != x.shape:
         raise ValueError(
             f"analytic_grad must have the shape of x, {x.shape}, got {analytic_grad.shape}"
         )
-    if (
-        isinstance(num_checks, bool)
-        or not isinstance(num_checks, (int, np.integer))
-        or num_checks < 1
-    ):
-        raise ValueError(f"num_checks must be a positive int, got {num_checks!r}")
+    num_checks = check_int("num_checks", num_checks)
     if rng is None:
         rng = np.random.default_rng(0)
     elif not isinstance(rng, np.random.Generator):

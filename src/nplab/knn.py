@@ -33,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._checks import check_choice, check_int
+
 __all__ = ["KNearestNeighbor", "accuracy", "cross_validate_k", "best_k"]
 
 _METRICS = ("l2", "l1")
@@ -43,12 +45,6 @@ _L1_TILE_BYTES = 2 * 2**20
 # SWAR: 16-bit lanes of a uint64 hold sums of up to 2 * 128 bytes (<= 65280).
 _LANE_MASK = np.uint64(0x00FF00FF00FF00FF)
 _WORDS_PER_GROUP = 128
-
-
-def _check_int(name: str, value, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
-    return int(value)
 
 
 class KNearestNeighbor:
@@ -69,11 +65,10 @@ class KNearestNeighbor:
         memory_budget_bytes: int = 256 * 2**20,
         n_jobs: int = 1,
     ):
-        _check_int("k", k)
-        if metric not in _METRICS:
-            raise ValueError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
-        _check_int("memory_budget_bytes", memory_budget_bytes)
-        _check_int("n_jobs", n_jobs)
+        check_int("k", k)
+        check_choice("metric", metric, _METRICS)
+        check_int("memory_budget_bytes", memory_budget_bytes)
+        check_int("n_jobs", n_jobs)
         self.k = k
         self.metric = metric
         self.memory_budget_bytes = memory_budget_bytes
@@ -121,8 +116,7 @@ class KNearestNeighbor:
 
     def _check_X(self, X) -> np.ndarray:
         Xtr, _ = self._fitted()
-        if self.metric not in _METRICS:
-            raise ValueError(f"metric must be one of {list(_METRICS)}, got {self.metric!r}")
+        check_choice("metric", self.metric, _METRICS)
         X = np.asarray(X)
         if X.dtype != Xtr.dtype:
             X = X.astype(Xtr.dtype)
@@ -133,17 +127,17 @@ class KNearestNeighbor:
     def _check_k(self, k, name="k") -> int:
         if k is None:
             k = self.k
-        k = _check_int(name, k)
+        k = check_int(name, k)
         n_train = self._fitted()[0].shape[0]
         if k > n_train:
             raise ValueError(f"{name} must be <= the number of training rows ({n_train}), got {k}")
         return k
 
     def _budget(self) -> int:
-        return _check_int("memory_budget_bytes", self.memory_budget_bytes)
+        return check_int("memory_budget_bytes", self.memory_budget_bytes)
 
     def _jobs(self) -> int:
-        return _check_int("n_jobs", getattr(self, "n_jobs", 1))
+        return check_int("n_jobs", getattr(self, "n_jobs", 1))
 
     @property
     def _sq_train(self) -> np.ndarray:
@@ -400,8 +394,7 @@ class KNearestNeighbor:
         ``method`` picks the distance computation: "no_loops" (block by block, never
         holding the full distance matrix), "one_loop" or "two_loops".
         """
-        if method not in _METHODS:
-            raise ValueError(f"method must be one of {list(_METHODS)}, got {method!r}")
+        check_choice("method", method, _METHODS)
         X = self._check_X(X)
         k = self._check_k(k)
         if method == "one_loop":
@@ -460,8 +453,8 @@ def cross_validate_k(
     order, the training set.  All k come from one distance pass per fold.
     """
     X, y = np.asarray(X), np.asarray(y)
-    num_folds = _check_int("num_folds", num_folds, lo=2)
-    ks = [_check_int("ks[i]", k) for k in ks]
+    num_folds = check_int("num_folds", num_folds, 2)
+    ks = [check_int("ks[i]", k) for k in ks]
     if not ks:
         raise ValueError("ks must hold at least one k")
     if X.ndim != 2 or y.shape != (X.shape[0],):

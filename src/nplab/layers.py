@@ -12,6 +12,8 @@ import functools
 
 import numpy as np
 
+from ._checks import check_number
+
 __all__ = [
     "affine_forward",
     "affine_backward",
@@ -63,12 +65,6 @@ def _check_mode(param: dict, what: str) -> str:
     if mode not in ("train", "test"):
         raise ValueError(f"{what}['mode'] must be 'train' or 'test', got {mode!r}")
     return mode
-
-
-def _check_eps(eps) -> float:
-    if not np.isfinite(eps) or eps <= 0:
-        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
-    return float(eps)
 
 
 # --------------------------------------------------------------------------- affine
@@ -146,10 +142,8 @@ def relu_backward(dout, cache):
 
 def leaky_relu_forward(x, alpha: float = 0.01):
     """``out = x if x > 0 else alpha * x``; cache is ``(x, alpha)``."""
-    if not np.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    alpha = check_number("alpha", alpha)
     x = np.asarray(x)
-    alpha = float(alpha)
     return np.where(x > 0, x, alpha * x), (x, alpha)
 
 
@@ -233,7 +227,7 @@ def batchnorm_forward(x, gamma, beta, bn_param: dict):
     n, d = x.shape
     gamma = _check_vec("gamma", gamma, d)
     beta = _check_vec("beta", beta, d)
-    eps = _check_eps(bn_param.get("eps", 1e-5))
+    eps = check_number("eps", bn_param.get("eps", 1e-5), positive=True)
     momentum = bn_param.get("momentum", 0.9)
     if not (0 <= momentum <= 1):
         raise ValueError(f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
@@ -307,7 +301,7 @@ def layernorm_forward(x, gamma, beta, ln_param: dict | None = None):
     n, d = x.shape
     gamma = _check_vec("gamma", gamma, d)
     beta = _check_vec("beta", beta, d)
-    eps = _check_eps(ln_param.get("eps", 1e-5))
+    eps = check_number("eps", ln_param.get("eps", 1e-5), positive=True)
     mu = x.mean(axis=1, keepdims=True)
     xhat = x - mu
     var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / d

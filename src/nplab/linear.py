@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_callable, check_float_dtype, check_int, check_number
 from .losses import softmax_loss, svm_loss
 
 __all__ = [
@@ -44,15 +45,7 @@ def _check_wxy(W, X, y, reg):
         raise ValueError(
             f"y must hold labels in [0, {W.shape[1]}), got values in [{y.min()}, {y.max()}]"
         )
-    if isinstance(reg, bool) or not np.isfinite(reg) or reg < 0:
-        raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
-    return W, X, y, float(reg)
-
-
-def _check_delta(delta) -> float:
-    if not np.isfinite(delta) or delta < 0:
-        raise ValueError(f"delta must be a finite number >= 0, got {delta!r}")
-    return float(delta)
+    return W, X, y, check_number("reg", reg)
 
 
 # --------------------------------------------------------------------------- losses
@@ -63,7 +56,7 @@ def svm_loss_naive(W, X, y, reg, delta=1.0):
     returns ``(loss, dW)`` with ``dW`` including ``2 * reg * W``.
     """
     W, X, y, reg = _check_wxy(W, X, y, reg)
-    delta = _check_delta(delta)
+    delta = check_number("delta", delta)
     n, c = X.shape[0], W.shape[1]
     dW = np.zeros_like(W)
     loss = 0.0
@@ -88,7 +81,7 @@ def svm_loss_naive(W, X, y, reg, delta=1.0):
 def svm_loss_vectorized(W, X, y, reg, delta=1.0):
     """Vectorised :func:`svm_loss_naive` (same loss and gradient, no Python loops)."""
     W, X, y, reg = _check_wxy(W, X, y, reg)
-    delta = _check_delta(delta)
+    delta = check_number("delta", delta)
     loss, dscores = svm_loss(X @ W, y, delta=delta, reduction="mean")
     dW = X.T @ dscores
     wf = W.ravel()
@@ -135,26 +128,6 @@ def softmax_loss_vectorized(W, X, y, reg):
 
 
 # --------------------------------------------------------------------------- estimators
-def _check_pos_number(name, value, *, allow_zero=False):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not np.isfinite(value)
-        or value < 0
-        or (value == 0 and not allow_zero)
-    ):
-        raise ValueError(
-            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}"
-        )
-
-
-def _check_pos_int(name, value, *, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 class LinearClassifier:
     """Base class: a linear score function ``X @ W_`` trained by minibatch SGD.
 
@@ -218,36 +191,20 @@ class LinearClassifier:
         raise NotImplementedError
 
     def _validate_hparams(self):
-        _check_pos_number("learning_rate", self.learning_rate, allow_zero=True)
-        _check_pos_number("reg", self.reg, allow_zero=True)
-        if (
-            isinstance(self.num_iters, bool)
-            or not isinstance(self.num_iters, (int, np.integer))
-            or self.num_iters < 0
-        ):
-            raise ValueError(f"num_iters must be an int >= 0, got {self.num_iters!r}")
-        _check_pos_int("batch_size", self.batch_size)
-        _check_pos_number("weight_scale", self.weight_scale, allow_zero=True)
-        _check_pos_int("num_classes", self.num_classes, allow_none=True)
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError as exc:
-            raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}") from exc
-        if not np.issubdtype(dtype, np.floating):
-            raise ValueError(f"dtype must be a floating dtype, got {dtype}")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError(
-                f"callback must be callable or None, got {type(self.callback).__name__}"
-            )
-        return dtype
+        check_number("learning_rate", self.learning_rate)
+        check_number("reg", self.reg)
+        check_int("num_iters", self.num_iters, 0)
+        check_int("batch_size", self.batch_size)
+        check_number("weight_scale", self.weight_scale)
+        if self.num_classes is not None:
+            check_int("num_classes", self.num_classes)
+        check_callable("callback", self.callback)
+        return check_float_dtype(self.dtype)
 
     def fit(self, X, y, callback=None):
         """Train by minibatch SGD (see the class docstring); returns self."""
         dtype = self._validate_hparams()
-        if callback is None:
-            callback = self.callback
-        elif not callable(callback):
-            raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+        callback = self.callback if callback is None else check_callable("callback", callback)
         X = np.asarray(X, dtype=dtype)
         y = np.asarray(y)
         if X.ndim != 2 or X.shape[0] == 0:
@@ -362,7 +319,7 @@ class LinearSVM(LinearClassifier):
         self.delta = delta
 
     def _validate_hparams(self):
-        _check_delta(self.delta)
+        check_number("delta", self.delta)
         return super()._validate_hparams()
 
     def loss(self, W, X, y):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_number
 from .losses import softmax_loss, svm_loss
 
 __all__ = [
@@ -101,8 +102,7 @@ def kink_crossings(W, X, y, delta: float, h: float, coords) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
-    if not np.isfinite(h) or h <= 0:
-        raise ValueError(f"h must be a positive finite number, got {h!r}")
+    check_number("h", h, positive=True)
     m = svm_margins(X @ W, y, delta)
     out = []
     for d, c in coords:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_choice, check_number
+
 __all__ = ["softmax_loss", "svm_loss", "mse_softmax_loss", "LOSSES", "penalty"]
 
 
@@ -32,8 +34,7 @@ def _check_inputs(scores, y, reduction: str):
         raise ValueError("scores must have at least one row")
     if y.min() < 0 or y.max() >= c:
         raise ValueError(f"y must hold labels in [0, {c}), got values in [{y.min()}, {y.max()}]")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    check_choice("reduction", reduction, ("mean", "sum"))
     return scores, y
 
 
@@ -76,8 +77,7 @@ def svm_loss(scores, y, delta: float = 1.0, reduction: str = "mean"):
     correct class (a margin of exactly 0 counts as inactive).
     """
     scores, y = _check_inputs(scores, y, reduction)
-    if not np.isfinite(delta) or delta < 0:
-        raise ValueError(f"delta must be a finite number >= 0, got {delta!r}")
+    delta = check_number("delta", delta)
     n = scores.shape[0]
     rows = np.arange(n)
     margins = scores - scores[rows, y][:, None]
@@ -134,14 +134,7 @@ def penalty(w, reg: float, kind: str = "l2"):
     w = np.asarray(w)
     if not np.issubdtype(w.dtype, np.floating):
         raise ValueError(f"w must be a floating array, got dtype {w.dtype}")
-    if (
-        isinstance(reg, bool)
-        or not isinstance(reg, (int, float, np.integer, np.floating))
-        or not np.isfinite(reg)
-        or reg < 0
-    ):
-        raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
-    reg = float(reg)
+    reg = check_number("reg", reg)
     if kind == "l2":
         flat = w.ravel()
         return 0.5 * reg * float(np.dot(flat, flat)), reg * w

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_choice, check_float_dtype, check_int, check_number
 from .layers import (
     ACTIVATIONS,
     affine_backward,
@@ -47,46 +48,6 @@ __all__ = ["init_weights", "INIT_SCHEMES", "TwoLayerNet", "FullyConnectedNet"]
 INIT_SCHEMES = ("gaussian", "uniform", "xavier", "he")
 
 
-# --------------------------------------------------------------------------- checks
-def _check_pos_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _check_nonneg_float(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(
-            f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}"
-        )
-    return v
-
-
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be a floating dtype, got {dtype!r}") from None
-    if not np.issubdtype(dt, np.floating):
-        raise ValueError(f"dtype must be a floating dtype, got {dt}")
-    return dt
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return int(seed)
-
-
-def _check_batch_size(batch_size) -> int:
-    return _check_pos_int("batch_size", batch_size)
-
-
 # --------------------------------------------------------------------------- init
 def init_weights(
     fan_in: int,
@@ -104,14 +65,13 @@ def init_weights(
     made in float64 with ``rng`` (required) and then cast, so float32 and float64
     models with the same generator state start from the same (rounded) weights.
     """
-    fan_in = _check_pos_int("fan_in", fan_in)
-    fan_out = _check_pos_int("fan_out", fan_out)
-    if scheme not in INIT_SCHEMES:
-        raise ValueError(f"scheme must be one of {list(INIT_SCHEMES)}, got {scheme!r}")
-    weight_scale = _check_nonneg_float("weight_scale", weight_scale)
+    fan_in = check_int("fan_in", fan_in)
+    fan_out = check_int("fan_out", fan_out)
+    check_choice("scheme", scheme, INIT_SCHEMES)
+    weight_scale = check_number("weight_scale", weight_scale)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be an np.random.Generator, got {type(rng).__name__}")
-    dt = _check_dtype(dtype)
+    dt = check_float_dtype(dtype)
     shape = (fan_in, fan_out)
     if scheme == "uniform":
         bound = 1.0 / np.sqrt(fan_in)
@@ -143,7 +103,7 @@ def _first_affine_backward(dout, cache):
 
 
 def _predict(model, X, batch_size) -> np.ndarray:
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_int("batch_size", batch_size)
     X = np.asarray(X)
     n = X.shape[0]
     out = np.empty(n, dtype=np.int64)
@@ -192,13 +152,13 @@ class TwoLayerNet(_Model):
         dtype=np.float32,
         seed: int = 0,
     ):
-        input_dim = _check_pos_int("input_dim", input_dim)
-        hidden_dim = _check_pos_int("hidden_dim", hidden_dim)
-        num_classes = _check_pos_int("num_classes", num_classes)
-        weight_scale = _check_nonneg_float("weight_scale", weight_scale)
-        self.reg = _check_nonneg_float("reg", reg)
-        self.dtype = _check_dtype(dtype)
-        seed = _check_seed(seed)
+        input_dim = check_int("input_dim", input_dim)
+        hidden_dim = check_int("hidden_dim", hidden_dim)
+        num_classes = check_int("num_classes", num_classes)
+        weight_scale = check_number("weight_scale", weight_scale)
+        self.reg = check_number("reg", reg)
+        self.dtype = check_float_dtype(dtype)
+        seed = check_int("seed", seed, 0)
         rng = np.random.default_rng(seed)
         self.params = {
             "W1": init_weights(input_dim, hidden_dim, "gaussian", weight_scale, rng, self.dtype),
@@ -210,8 +170,7 @@ class TwoLayerNet(_Model):
 
     def loss(self, X, y=None, reduction: str = "mean"):
         """Scores ``(N, C)`` if ``y`` is None, else ``(loss, grads)`` (see module docstring)."""
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        check_choice("reduction", reduction, ("mean", "sum"))
         X = _as_input(X, self.dtype)
         p = self.params
         h, c1 = affine_forward(X, p["W1"], p["b1"])
@@ -266,11 +225,10 @@ class FullyConnectedNet(_Model):
     ):
         if isinstance(hidden_dims, (str, bytes)) or not hasattr(hidden_dims, "__iter__"):
             raise ValueError(f"hidden_dims must be a list of positive ints, got {hidden_dims!r}")
-        hidden_dims = [_check_pos_int("hidden_dims[i]", h) for h in hidden_dims]
-        input_dim = _check_pos_int("input_dim", input_dim)
-        num_classes = _check_pos_int("num_classes", num_classes)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        hidden_dims = [check_int("hidden_dims[i]", h) for h in hidden_dims]
+        input_dim = check_int("input_dim", input_dim)
+        num_classes = check_int("num_classes", num_classes)
+        check_choice("activation", activation, ACTIVATIONS)
         if activation_kwargs is None:
             activation_kwargs = {}
         if not isinstance(activation_kwargs, dict):
@@ -279,17 +237,14 @@ class FullyConnectedNet(_Model):
             raise ValueError(
                 f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}"
             )
-        keep = _check_nonneg_float("dropout_keep_ratio", dropout_keep_ratio, positive=True)
+        keep = check_number("dropout_keep_ratio", dropout_keep_ratio, positive=True)
         if keep > 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
-        if reg_kind not in ("l2", "l1"):
-            raise ValueError(f"reg_kind must be 'l2' or 'l1', got {reg_kind!r}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        if init not in INIT_SCHEMES:
-            raise ValueError(f"init must be one of {list(INIT_SCHEMES)}, got {init!r}")
-        self.dtype = _check_dtype(dtype)
-        seed = _check_seed(seed)
+        check_choice("reg_kind", reg_kind, ("l2", "l1"))
+        check_choice("loss", loss, LOSSES)
+        check_choice("init", init, INIT_SCHEMES)
+        self.dtype = check_float_dtype(dtype)
+        seed = check_int("seed", seed, 0)
 
         self.hidden_dims = hidden_dims
         self.num_layers = len(hidden_dims) + 1
@@ -300,7 +255,7 @@ class FullyConnectedNet(_Model):
         self.normalization = normalization
         self.dropout_keep_ratio = keep
         self.use_dropout = keep < 1.0
-        self.reg = _check_nonneg_float("reg", reg)
+        self.reg = check_number("reg", reg)
         self.reg_kind = reg_kind
         self.loss_name = loss
         self._loss_fn = LOSSES[loss]
@@ -341,8 +296,7 @@ class FullyConnectedNet(_Model):
 
     def loss(self, X, y=None, reduction: str = "mean"):
         """Scores ``(N, C)`` (test mode) if ``y`` is None, else ``(loss, grads)`` (train mode)."""
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        check_choice("reduction", reduction, ("mean", "sum"))
         X = _as_input(X, self.dtype)
         mode = "test" if y is None else "train"
         p = self.params

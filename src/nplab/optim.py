@@ -23,10 +23,11 @@ in-place operations.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
+
+from ._checks import check_int, check_number
 
 __all__ = [
     "sgd",
@@ -82,20 +83,10 @@ def _prepare(name: str, w, dw, config):
             )
     hp = {}
     for key, default in defaults.items():
-        value = config.setdefault(key, default)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: config[{key!r}] must be a number, got {value!r}") from None
-        if key == "learning_rate":
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(
-                    f"{name}: learning_rate must be a finite number >= 0, got {value!r}"
-                )
-        elif key == "epsilon":
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name}: epsilon must be a finite number > 0, got {value!r}")
-        elif not 0.0 <= value < 1.0:  # momentum, decay_rate, beta1, beta2
+        value = check_number(
+            f"{name}: {key}", config.setdefault(key, default), positive=key == "epsilon"
+        )
+        if key not in ("learning_rate", "epsilon") and value >= 1.0:  # momentum, decay, betas
             raise ValueError(f"{name}: {key} must be in [0, 1), got {value!r}")
         hp[key] = value
     return dw, config, hp
@@ -215,10 +206,7 @@ def _adam(name: str, w, dw, config, bias_correction: bool):
     b1, b2 = hp["beta1"], hp["beta2"]
     m = _state(name, config, "m", w)
     v = _state(name, config, "v", w)
-    t = config.get("t", 0)
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
-        raise ValueError(f"{name}: config['t'] must be an int >= 0, got {t!r}")
-    t = int(t) + 1
+    t = check_int(f"{name}: config['t']", config.get("t", 0), 0) + 1
     config["t"] = t
     m *= b1
     m += (1.0 - b1) * dw

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["Perceptron", "convergence_bound"]
 
 
@@ -68,12 +70,7 @@ class Perceptron:
 
     def fit(self, X, y):
         """Run the perceptron algorithm; returns self."""
-        if (
-            isinstance(self.max_epochs, bool)
-            or not isinstance(self.max_epochs, (int, np.integer))
-            or self.max_epochs < 1
-        ):
-            raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
+        max_epochs = check_int("max_epochs", self.max_epochs)
         X = _check_X(X)
         ys, labels = _binary_labels(y, X.shape[0])
         ys = ys.astype(X.dtype)
@@ -85,7 +82,7 @@ class Perceptron:
         per_epoch = []
         converged = False
         epochs = 0
-        for epoch in range(int(self.max_epochs)):
+        for epoch in range(max_epochs):
             order = rng.permutation(n) if self.shuffle else range(n)
             mistakes = 0
             for i in order:

@@ -2,9 +2,9 @@
 
 ``t`` is a non-negative step counter starting at 0; whether it counts *epochs* or
 *iterations* is the caller's choice (the :class:`~nplab.solver.Solver` takes
-``lr_schedule=dict(name=..., unit="epoch" | "iteration", ...)`` and passes the 0-based
-epoch index or the 0-based global iteration index).  At ``t = 0`` every schedule
-returns ``lr0`` (``inverse_sqrt`` only with its default ``eps = 1``).
+``lr_schedule=make_schedule(...)`` with ``lr_schedule_unit="epoch" | "iteration"`` and
+passes the 0-based epoch index or the 0-based global iteration index).  At ``t = 0``
+every schedule returns ``lr0`` (``inverse_sqrt`` only with its default ``eps = 1``).
 
 =================  ==========================================  =======================
 name               value at step t                             parameters (default)
@@ -28,6 +28,8 @@ import inspect
 import math
 from collections.abc import Callable
 
+from ._checks import check_number
+
 __all__ = [
     "constant",
     "exponential",
@@ -41,73 +43,48 @@ __all__ = [
 ]
 
 
-def _t(t) -> float:
-    try:
-        tf = float(t)
-    except (TypeError, ValueError):
-        raise ValueError(f"t must be a number >= 0, got {t!r}") from None
-    if not (math.isfinite(tf) and tf >= 0):
-        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
-    return tf
-
-
-def _pos(name: str, value, *, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        raise ValueError(
-            f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}"
-        )
-    return v
-
-
 def constant(t, lr0: float) -> float:
     """``lr0`` at every step."""
-    _t(t)
-    return _pos("lr0", lr0, allow_zero=True)
+    check_number("t", t)
+    return check_number("lr0", lr0)
 
 
 def exponential(t, lr0: float, decay: float) -> float:
     """``lr0 * decay**t`` (per-epoch decay when ``t`` counts epochs; CS231n ``lr_decay``)."""
-    t = _t(t)
-    return _pos("lr0", lr0, allow_zero=True) * _pos("decay", decay) ** t
+    t = check_number("t", t)
+    return check_number("lr0", lr0) * check_number("decay", decay, positive=True) ** t
 
 
 def step(t, lr0: float, step_size: float, gamma: float = 0.1) -> float:
     """``lr0 * gamma**floor(t / step_size)`` (multiply by ``gamma`` every ``step_size`` steps)."""
-    t = _t(t)
-    s = _pos("step_size", step_size)
-    return _pos("lr0", lr0, allow_zero=True) * _pos("gamma", gamma, allow_zero=True) ** math.floor(
-        t / s
-    )
+    t = check_number("t", t)
+    s = check_number("step_size", step_size, positive=True)
+    return check_number("lr0", lr0) * check_number("gamma", gamma) ** math.floor(t / s)
 
 
 def cosine(t, lr0: float, total_steps: float, lr_min: float = 0.0) -> float:
     """Cosine annealing ``lr_min + 0.5*(lr0 - lr_min)*(1 + cos(pi * t / T))``, ``T = total_steps``;
     ``t`` is clipped to ``T`` (so ``lr_min`` from ``T`` on)."""
-    t = _t(t)
-    T = _pos("total_steps", total_steps)
-    lr0 = _pos("lr0", lr0, allow_zero=True)
-    lr_min = _pos("lr_min", lr_min, allow_zero=True)
+    t = check_number("t", t)
+    T = check_number("total_steps", total_steps, positive=True)
+    lr0 = check_number("lr0", lr0)
+    lr_min = check_number("lr_min", lr_min)
     return lr_min + 0.5 * (lr0 - lr_min) * (1.0 + math.cos(math.pi * min(t, T) / T))
 
 
 def linear(t, lr0: float, total_steps: float) -> float:
     """Linear decay to zero: ``lr0 * max(0, 1 - t / total_steps)``."""
-    t = _t(t)
-    T = _pos("total_steps", total_steps)
-    return _pos("lr0", lr0, allow_zero=True) * max(0.0, 1.0 - t / T)
+    t = check_number("t", t)
+    T = check_number("total_steps", total_steps, positive=True)
+    return check_number("lr0", lr0) * max(0.0, 1.0 - t / T)
 
 
 def inverse_sqrt(t, lr0: float, eps: float = 1.0) -> float:
     """``lr0 / sqrt(t + eps)``; with the default ``eps = 1`` this is ``lr0`` at ``t = 0``
     and ``lr0 / 2`` at ``t = 3`` (another ``eps`` gives ``lr0 / sqrt(eps)`` at ``t = 0``)."""
-    t = _t(t)
-    eps = _pos("eps", eps)
-    return _pos("lr0", lr0, allow_zero=True) / math.sqrt(t + eps)
+    t = check_number("t", t)
+    eps = check_number("eps", eps, positive=True)
+    return check_number("lr0", lr0) / math.sqrt(t + eps)
 
 
 #: Schedule name -> function ``f(t, lr0, **params) -> float``.

@@ -34,12 +34,13 @@ partial) epoch, recorded AFTER the epoch (no entry before training).  ``lr_histo
 is the learning rate used by the first iteration of epoch ``e``; ``epoch_times[e]`` is
 the cumulative wall time (seconds, including evaluation) at the end of epoch ``e``.
 
-Learning-rate schedules.  ``lr_schedule=dict(name=..., unit="epoch" | "iteration",
-**params)`` uses :func:`nplab.schedules.make_schedule`; ``lr0`` defaults to
-``optim_config["learning_rate"]`` (or the rule's default).  ``t`` is the 0-based epoch
-index (unit "epoch", the default) or the 0-based global iteration index (unit
-"iteration").  ``lr_decay`` is the CS231n shortcut for
-``dict(name="exponential", decay=lr_decay, unit="epoch")``; give one or the other.
+Learning-rate schedules.  ``lr_schedule`` is a function ``t -> lr``, usually a
+:func:`nplab.schedules.make_schedule` (which binds its own ``lr0``); its value replaces
+``optim_config["learning_rate"]``.  ``t`` is the 0-based epoch index
+(``lr_schedule_unit="epoch"``, the default) or the 0-based global iteration index
+(``"iteration"``).  ``lr_decay`` is the CS231n shortcut for
+``make_schedule("exponential", lr, decay=lr_decay)`` per epoch, ``lr`` being
+``optim_config["learning_rate"]`` (or the rule's default); give one or the other.
 
 Divergence.  A non-finite loss or gradient stops training (no exception): ``diverged``
 is True and ``diverged_at`` the 0-based index of that iteration.  Parameters that turn
@@ -59,6 +60,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import optim
+from ._checks import check_callable, check_choice, check_int, check_number
 from .schedules import make_schedule
 
 __all__ = ["Solver", "TrainHistory"]
@@ -91,22 +93,97 @@ class TrainHistory:
 
 
 # --------------------------------------------------------------------------- checks
-def _check_int(name: str, value, minimum: int) -> int:
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-    ):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _all_finite(a: np.ndarray) -> bool:
     """True if every entry of ``a`` is finite (a cheap sum first, the exact test if needed)."""
     with np.errstate(over="ignore", invalid="ignore"):
         if math.isfinite(float(np.sum(a))):
             return True
     return bool(np.isfinite(a).all())
+
+
+def _check_model(model):
+    if not isinstance(getattr(model, "params", None), dict) or not callable(
+        getattr(model, "loss", None)
+    ):
+        raise ValueError(
+            "model must have a params dict and a loss(X, y=None, reduction=...) method"
+        )
+    return model
+
+
+def _check_xy(split: str, X, y):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"X_{split} must have shape (N, ...) with N >= 1, got {X.shape}")
+    if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"y_{split} must be integer labels of shape ({X.shape[0]},), got {y.dtype} {y.shape}"
+        )
+    return X, y
+
+
+def _check_data(data) -> tuple:
+    """(X_train, y_train, X_val, y_val) from the ``data`` dict."""
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"data must be a dict with X_train, y_train, X_val, y_val, got {type(data).__name__}"
+        )
+    missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
+    if missing:
+        raise ValueError(f"data is missing key(s) {missing}")
+    return (
+        *_check_xy("train", data["X_train"], data["y_train"]),
+        *_check_xy("val", data["X_val"], data["y_val"]),
+    )
+
+
+def _check_update_rule(update_rule, optim_config) -> tuple[Callable, dict]:
+    """The update function and ``optim_config`` with the rule's default learning rate."""
+    if optim_config is None:
+        optim_config = {}
+    if not isinstance(optim_config, dict):
+        raise ValueError(f"optim_config must be a dict or None, got {type(optim_config).__name__}")
+    config = dict(optim_config)
+    if callable(update_rule):
+        return update_rule, config
+    if not isinstance(update_rule, str) or update_rule not in optim.OPTIMIZERS:
+        raise ValueError(
+            f"update_rule must be one of {sorted(optim.OPTIMIZERS)} or a function, "
+            f"got {update_rule!r}"
+        )
+    config.setdefault("learning_rate", optim.DEFAULTS[update_rule]["learning_rate"])
+    return optim.OPTIMIZERS[update_rule], config
+
+
+def _check_schedule(lr_schedule, lr_decay, optim_config: dict):
+    """The schedule function (or None); ``lr_decay`` becomes an exponential schedule."""
+    lr_decay = check_number("lr_decay", lr_decay, positive=True)
+    if lr_decay == 1.0:
+        return check_callable("lr_schedule", lr_schedule)
+    if lr_schedule is not None:
+        raise ValueError(
+            "give either lr_schedule or lr_decay (a per-epoch exponential schedule), not both"
+        )
+    if "learning_rate" not in optim_config:
+        raise ValueError("lr_decay needs optim_config['learning_rate'] with a custom update_rule")
+    return make_schedule("exponential", float(optim_config["learning_rate"]), decay=lr_decay)
+
+
+def _check_batch_size(batch_size) -> int | None:
+    if batch_size is None or batch_size == "full":
+        return None
+    if (
+        isinstance(batch_size, (bool, np.bool_))
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be an int >= 1, 'full' or None, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _optional_int(name: str, value) -> int | None:
+    return None if value is None else check_int(name, value)
 
 
 class Solver:
@@ -116,12 +193,13 @@ class Solver:
     ``(N, ...)``, y integer labels ``(N,)``).  ``update_rule``: a name in
     :data:`nplab.optim.OPTIMIZERS` or a function ``update(w, dw, config)``.
     ``optim_config``: hyperparameters, copied for every parameter (each gets its own
-    state).  ``reduction`` is passed to ``model.loss`` ("sum": gradients summed over the
-    batch).  ``num_train_samples``: size of the fixed random subsample of the training
-    set used for the per-epoch train accuracy (None = all); ``num_val_samples`` likewise
-    for validation (None = all).  ``callback(info)`` is called after every epoch with
-    ``dict(epoch, iteration, loss, train_acc, val_acc, lr, elapsed)`` (``loss`` = mean
-    loss of that epoch's iterations).  ``verbose`` prints one line per epoch through
+    state).  ``lr_schedule``, ``lr_schedule_unit``, ``lr_decay``: see the module
+    docstring.  ``reduction`` is passed to ``model.loss`` ("sum": gradients summed over
+    the batch).  ``num_train_samples``: size of the fixed random subsample of the
+    training set used for the per-epoch train accuracy (None = all); ``num_val_samples``
+    likewise for validation (None = all).  ``callback(info)`` is called after every epoch
+    with ``dict(epoch, iteration, loss, train_acc, val_acc, lr, elapsed)`` (``loss`` =
+    mean loss of that epoch's iterations).  ``verbose`` prints one line per epoch through
     ``progress`` (default :func:`print`).
     """
 
@@ -132,7 +210,8 @@ class Solver:
         *,
         update_rule="sgd",
         optim_config: dict | None = None,
-        lr_schedule: dict | None = None,
+        lr_schedule: Callable[[int], float] | None = None,
+        lr_schedule_unit: str = "epoch",
         lr_decay: float = 1.0,
         batch_size=100,
         sampling: str = "without_replacement",
@@ -148,131 +227,28 @@ class Solver:
         verbose: bool = False,
         progress: Callable[[str], None] | None = None,
     ):
-        if not isinstance(getattr(model, "params", None), dict) or not callable(
-            getattr(model, "loss", None)
-        ):
-            raise ValueError(
-                "model must have a params dict and a loss(X, y=None, reduction=...) method"
-            )
-        self.model = model
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"data must be a dict with X_train, y_train, X_val, y_val, got {type(data).__name__}"
-            )
-        missing = [k for k in ("X_train", "y_train", "X_val", "y_val") if k not in data]
-        if missing:
-            raise ValueError(f"data is missing key(s) {missing}")
-        self.X_train, self.y_train = self._check_xy("train", data["X_train"], data["y_train"])
-        self.X_val, self.y_val = self._check_xy("val", data["X_val"], data["y_val"])
-        n = self.X_train.shape[0]
-
-        # update rule and its per-parameter configs
-        if isinstance(update_rule, str):
-            if update_rule not in optim.OPTIMIZERS:
-                raise ValueError(
-                    f"update_rule must be one of {sorted(optim.OPTIMIZERS)} or a "
-                    f"function, got {update_rule!r}"
-                )
-            self.update_rule = optim.OPTIMIZERS[update_rule]
-            default_lr = optim.DEFAULTS[update_rule].get("learning_rate")
-        elif callable(update_rule):
-            self.update_rule = update_rule
-            default_lr = None
-        else:
-            raise ValueError(f"update_rule must be a name or a function, got {update_rule!r}")
-        if optim_config is None:
-            optim_config = {}
-        if not isinstance(optim_config, dict):
-            raise ValueError(
-                f"optim_config must be a dict or None, got {type(optim_config).__name__}"
-            )
-        self.optim_config = dict(optim_config)
-        if default_lr is not None:
-            self.optim_config.setdefault("learning_rate", default_lr)
+        self.model = _check_model(model)
+        self.X_train, self.y_train, self.X_val, self.y_val = _check_data(data)
+        self.update_rule, self.optim_config = _check_update_rule(update_rule, optim_config)
         self.optim_configs = {k: dict(self.optim_config) for k in model.params}
-
-        # learning-rate schedule
-        if (
-            isinstance(lr_decay, bool)
-            or not isinstance(lr_decay, (int, float, np.integer, np.floating))
-            or not (lr_decay > 0 and math.isfinite(lr_decay))
-        ):
-            raise ValueError(f"lr_decay must be a finite number > 0, got {lr_decay!r}")
-        if lr_schedule is not None and lr_decay != 1.0:
-            raise ValueError(
-                "give either lr_schedule or lr_decay (a per-epoch exponential schedule), not both"
-            )
-        if lr_schedule is None and lr_decay != 1.0:
-            lr_schedule = {"name": "exponential", "decay": float(lr_decay), "unit": "epoch"}
-        self.lr_unit = "epoch"
-        self.schedule = None
-        if lr_schedule is not None:
-            if not isinstance(lr_schedule, dict) or "name" not in lr_schedule:
-                raise ValueError(
-                    f"lr_schedule must be None or a dict with a 'name', got {lr_schedule!r}"
-                )
-            sp = dict(lr_schedule)
-            name = sp.pop("name")
-            self.lr_unit = sp.pop("unit", "epoch")
-            if self.lr_unit not in ("epoch", "iteration"):
-                raise ValueError(
-                    f"lr_schedule['unit'] must be 'epoch' or 'iteration', got {self.lr_unit!r}"
-                )
-            lr0 = sp.pop("lr0", self.optim_config.get("learning_rate", default_lr))
-            if lr0 is None:
-                raise ValueError(
-                    "lr_schedule needs lr0 (or optim_config['learning_rate']) "
-                    "with a custom update_rule"
-                )
-            self.schedule = make_schedule(name, float(lr0), **sp)
-
-        # batches
-        if batch_size is None or batch_size == "full":
-            self.batch_size = None
-        elif (
-            isinstance(batch_size, (bool, np.bool_))
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be an int >= 1, 'full' or None, got {batch_size!r}")
-        else:
-            self.batch_size = int(batch_size)
-        if sampling not in ("without_replacement", "with_replacement"):
-            raise ValueError(
-                f"sampling must be 'without_replacement' or 'with_replacement', got {sampling!r}"
-            )
-        self.sampling = sampling
-        if self.batch_size is None:
-            self.iterations_per_epoch = 1
-        elif sampling == "without_replacement":
-            self.iterations_per_epoch = -(-n // self.batch_size)
-        else:
-            self.iterations_per_epoch = max(n // self.batch_size, 1)
-        self.num_epochs = _check_int("num_epochs", num_epochs, 1)
-        self.num_iterations = (
-            None if num_iterations is None else _check_int("num_iterations", num_iterations, 1)
+        self.schedule = _check_schedule(lr_schedule, lr_decay, self.optim_config)
+        self.lr_unit = check_choice("lr_schedule_unit", lr_schedule_unit, ("epoch", "iteration"))
+        self.batch_size = _check_batch_size(batch_size)
+        self.sampling = check_choice(
+            "sampling", sampling, ("without_replacement", "with_replacement")
         )
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.reduction = reduction
-        self.seed = _check_int("seed", seed, 0)
-        self.num_train_samples = (
-            None
-            if num_train_samples is None
-            else _check_int("num_train_samples", num_train_samples, 1)
-        )
-        self.num_val_samples = (
-            None if num_val_samples is None else _check_int("num_val_samples", num_val_samples, 1)
-        )
-        self.eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+        self.iterations_per_epoch = self._iterations_per_epoch()
+        self.num_epochs = check_int("num_epochs", num_epochs)
+        self.num_iterations = _optional_int("num_iterations", num_iterations)
+        self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
+        self.seed = check_int("seed", seed, 0)
+        self.num_train_samples = _optional_int("num_train_samples", num_train_samples)
+        self.num_val_samples = _optional_int("num_val_samples", num_val_samples)
+        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size)
         self.keep_best = bool(keep_best)
-        if callback is not None and not callable(callback):
-            raise ValueError(f"callback must be callable or None, got {callback!r}")
-        self.callback = callback
+        self.callback = check_callable("callback", callback)
         self.verbose = bool(verbose)
-        if progress is not None and not callable(progress):
-            raise ValueError(f"progress must be callable or None, got {progress!r}")
-        self.progress = progress if progress is not None else print
+        self.progress = print if progress is None else check_callable("progress", progress)
 
         batch_ss, model_ss, eval_ss = np.random.SeedSequence(self.seed).spawn(3)
         self._batch_rng = np.random.default_rng(batch_ss)
@@ -282,18 +258,18 @@ class Solver:
         self._reset()
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _check_xy(split: str, X, y):
-        X = np.asarray(X)
-        y = np.asarray(y)
-        if X.ndim < 2 or X.shape[0] == 0:
-            raise ValueError(f"X_{split} must have shape (N, ...) with N >= 1, got {X.shape}")
-        if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(
-                f"y_{split} must be integer labels of shape ({X.shape[0]},), "
-                f"got {y.dtype} {y.shape}"
-            )
-        return X, y
+    def _iterations_per_epoch(self) -> int:
+        n = self.X_train.shape[0]
+        if self.batch_size is None:
+            return 1
+        if self.sampling == "without_replacement":
+            return -(-n // self.batch_size)
+        return max(n // self.batch_size, 1)
+
+    def _total_iterations(self) -> int:
+        if self.num_iterations is not None:
+            return self.num_iterations
+        return self.num_epochs * self.iterations_per_epoch
 
     def _reset(self) -> None:
         self.epoch = 0
@@ -338,7 +314,16 @@ class Solver:
                 return False
         return True
 
-    def _set_lr(self, lr: float) -> None:
+    def _schedule_lr(self, it: int) -> None:
+        """Set every parameter's learning rate for iteration ``it`` from the schedule."""
+        if self.schedule is None:
+            return
+        if self.lr_unit == "iteration":
+            lr = self.schedule(it)
+        elif it % self.iterations_per_epoch == 0:
+            lr = self.schedule(it // self.iterations_per_epoch)
+        else:
+            return
         for c in self.optim_configs.values():
             c["learning_rate"] = lr
 
@@ -363,6 +348,35 @@ class Solver:
                 for i in range(0, n, B):
                     yield perm[i : i + B]
 
+    def _eval_sets(self) -> tuple:
+        """(X_train, y_train, X_val, y_val) subsampled once per train() for the accuracies."""
+        out = []
+        for X, y, k in (
+            (self.X_train, self.y_train, self.num_train_samples),
+            (self.X_val, self.y_val, self.num_val_samples),
+        ):
+            if k is not None and k < X.shape[0]:
+                idx = np.sort(self._eval_rng.choice(X.shape[0], k, replace=False))
+                X, y = X[idx], y[idx]
+            out += [X, y]
+        return tuple(out)
+
+    def _step(self, idx) -> bool:
+        """One update on the rows ``idx`` (None: all); False if the loss is not finite."""
+        X, y = self.X_train, self.y_train
+        if idx is not None:
+            X, y = X[idx], y[idx]
+        loss, grads = self.model.loss(X, y, reduction=self.reduction)
+        loss = float(loss)
+        self.loss_history.append(loss)
+        self.iteration += 1
+        if not math.isfinite(loss):  # non-finite grads surface as a non-finite loss or params
+            return False
+        params, configs = self.model.params, self.optim_configs
+        for k, w in params.items():
+            params[k], configs[k] = self.update_rule(w, grads[k], configs[k])
+        return True
+
     # ------------------------------------------------------------------ public
     def check_accuracy(
         self,
@@ -384,15 +398,13 @@ class Solver:
             raise ValueError(f"y must have shape ({n},), got {y.shape}")
         if n == 0:
             raise ValueError("X must have at least one row")
-        if num_samples is not None:
-            num_samples = _check_int("num_samples", num_samples, 1)
-            if num_samples < n:
-                rng = np.random.default_rng(0) if rng is None else rng
-                idx = rng.choice(n, num_samples, replace=False)
-                X, y, n = X[idx], y[idx], num_samples
-        batch_size = (
-            self.eval_batch_size if batch_size is None else _check_int("batch_size", batch_size, 1)
-        )
+        num_samples = _optional_int("num_samples", num_samples)
+        if num_samples is not None and num_samples < n:
+            rng = np.random.default_rng(0) if rng is None else rng
+            idx = rng.choice(n, num_samples, replace=False)
+            X, y, n = X[idx], y[idx], num_samples
+        batch_size = self.eval_batch_size if batch_size is None else batch_size
+        batch_size = check_int("batch_size", batch_size)
         correct = 0
         for i in range(0, n, batch_size):
             scores = self.model.loss(X[i : i + batch_size])
@@ -402,100 +414,80 @@ class Solver:
     def train(self) -> TrainHistory:
         """Run the optimisation; returns a :class:`TrainHistory` (also kept as attributes)."""
         self._reset()
-        model = self.model
-        X, y = self.X_train, self.y_train
-        n = X.shape[0]
-        ipe = self.iterations_per_epoch
-        total = self.num_iterations if self.num_iterations is not None else self.num_epochs * ipe
-
-        # fixed accuracy subsamples (drawn once)
-        er = self._eval_rng
-        tr_idx = None
-        if self.num_train_samples is not None and self.num_train_samples < n:
-            tr_idx = np.sort(er.choice(n, self.num_train_samples, replace=False))
-        nv = self.X_val.shape[0]
-        va_idx = None
-        if self.num_val_samples is not None and self.num_val_samples < nv:
-            va_idx = np.sort(er.choice(nv, self.num_val_samples, replace=False))
-        X_tr_eval = X if tr_idx is None else X[tr_idx]
-        y_tr_eval = y if tr_idx is None else y[tr_idx]
-        X_va_eval = self.X_val if va_idx is None else self.X_val[va_idx]
-        y_va_eval = self.y_val if va_idx is None else self.y_val[va_idx]
-
+        evals = self._eval_sets()
         fallback = self._snapshot()  # last finite state (initial, then after each epoch)
         batches = self._batches()
-        update = self.update_rule
-        configs = self.optim_configs
-        params = model.params
-        reduction = self.reduction
-        losses = self.loss_history
+        ipe, total = self.iterations_per_epoch, self._total_iterations()
         t0 = time.perf_counter()
-        epoch_loss_start = 0
-        epoch_lr = float("nan")
-
         # a diverging run overflows on purpose: it is detected and reported, not warned about
         with np.errstate(over="ignore", invalid="ignore"):
             for it in range(total):
-                e = it // ipe
-                first_of_epoch = it % ipe == 0
-                if self.schedule is not None:
-                    if self.lr_unit == "iteration":
-                        self._set_lr(self.schedule(it))
-                    elif first_of_epoch:
-                        self._set_lr(self.schedule(e))
-                if first_of_epoch:
-                    epoch_lr = self._current_lr()
-                    epoch_loss_start = it
-                idx = next(batches)
-                if idx is None:
-                    xb, yb = X, y
-                else:
-                    xb, yb = X[idx], y[idx]
-                loss, grads = model.loss(xb, yb, reduction=reduction)
-                loss = float(loss)
-                losses.append(loss)
-                self.iteration = it + 1
-                if not math.isfinite(
-                    loss
-                ):  # non-finite grads surface as a non-finite loss or params
+                self._schedule_lr(it)
+                if it % ipe == 0:
+                    epoch_lr, epoch_start = self._current_lr(), it
+                if not self._step(next(batches)):
                     self.diverged, self.diverged_at = True, it
                     break
-                for k, w in params.items():
-                    next_w, configs[k] = update(w, grads[k], configs[k])
-                    params[k] = next_w
-
                 if (it + 1) % ipe == 0 or it + 1 == total:
                     if not self._model_finite():
                         self.diverged, self.diverged_at = True, it
                         break
-                    self._end_epoch(
-                        e + 1,
-                        it + 1,
-                        losses[epoch_loss_start:],
-                        epoch_lr,
-                        X_tr_eval,
-                        y_tr_eval,
-                        X_va_eval,
-                        y_va_eval,
-                        t0,
-                    )
+                    self._end_epoch(it // ipe + 1, epoch_start, epoch_lr, evals, t0)
                     if not self.keep_best:
                         fallback = self._snapshot()
-        if self.diverged:
-            if self.keep_best and self.best_params is not None:
-                self._restore(self.best_params)
-            else:
-                self._restore(fallback)
-            if self.verbose:
-                self.progress(
-                    f"diverged at iteration {self.diverged_at} (non-finite loss, "
-                    f"gradient or parameters); restored "
-                    f"{'the best' if self.keep_best and self.best_params is not None else 'the last finite'} parameters"
-                )
-        elif self.keep_best and self.best_params is not None:
-            self._restore(self.best_params)
-        wall = time.perf_counter() - t0
+        self._restore_end(fallback)
+        return self._make_history(time.perf_counter() - t0)
 
+    def _end_epoch(self, epoch: int, epoch_start: int, lr: float, evals: tuple, t0: float):
+        """Record an epoch's accuracies (and the best parameters); report it."""
+        self.epoch = epoch
+        Xt, yt, Xv, yv = evals
+        train_acc = self.check_accuracy(Xt, yt)
+        val_acc = self.check_accuracy(Xv, yv)
+        elapsed = time.perf_counter() - t0
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        self.lr_history.append(lr)
+        self.epoch_times.append(elapsed)
+        if val_acc > self.best_val_acc:
+            self.best_val_acc = val_acc
+            self.best_epoch = epoch
+            if self.keep_best:
+                self.best_params = self._snapshot()
+        epoch_losses = self.loss_history[epoch_start:]
+        info = {
+            "epoch": epoch,
+            "iteration": self.iteration,
+            "loss": float(np.mean(epoch_losses)) if epoch_losses else float("nan"),
+            "train_acc": train_acc,
+            "val_acc": val_acc,
+            "lr": lr,
+            "elapsed": elapsed,
+        }
+        if self.verbose:
+            self.progress(
+                f"(Epoch {epoch} / {-(-self._total_iterations() // self.iterations_per_epoch)}) "
+                f"iteration {self.iteration}: loss {info['loss']:.4f}, train acc "
+                f"{train_acc:.3f}, val acc {val_acc:.3f}, lr {lr:.3g}, {elapsed:.1f} s"
+            )
+        if self.callback is not None:
+            self.callback(info)
+
+    def _restore_end(self, fallback: dict) -> None:
+        """Give the model the best (``keep_best``) or, after divergence, the last finite state."""
+        best = self.best_params if self.keep_best else None
+        if best is not None:
+            self._restore(best)
+        elif self.diverged:
+            self._restore(fallback)
+        if self.diverged and self.verbose:
+            self.progress(
+                f"diverged at iteration {self.diverged_at} (non-finite loss, gradient or "
+                f"parameters); restored the {'best' if best is not None else 'last finite'} "
+                "parameters"
+            )
+
+    def _make_history(self, wall: float) -> TrainHistory:
         f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
         self.history = TrainHistory(
             loss_history=f64(self.loss_history),
@@ -510,45 +502,6 @@ class Solver:
             iterations=self.iteration,
             wall_time=wall,
             epochs=len(self.val_acc_history),
-            iterations_per_epoch=ipe,
+            iterations_per_epoch=self.iterations_per_epoch,
         )
         return self.history
-
-    def _end_epoch(self, epoch, iteration, epoch_losses, lr, Xt, yt, Xv, yv, t0) -> None:
-        self.epoch = epoch
-        train_acc = self.check_accuracy(Xt, yt)
-        val_acc = self.check_accuracy(Xv, yv)
-        elapsed = time.perf_counter() - t0
-        self.train_acc_history.append(train_acc)
-        self.val_acc_history.append(val_acc)
-        self.lr_history.append(lr)
-        self.epoch_times.append(elapsed)
-        if val_acc > self.best_val_acc:
-            self.best_val_acc = val_acc
-            self.best_epoch = epoch
-            if self.keep_best:
-                self.best_params = self._snapshot()
-        mean_loss = float(np.mean(epoch_losses)) if epoch_losses else float("nan")
-        if self.verbose:
-            total_epochs = (
-                -(-self.num_iterations // self.iterations_per_epoch)
-                if self.num_iterations is not None
-                else self.num_epochs
-            )
-            self.progress(
-                f"(Epoch {epoch} / {total_epochs}) iteration {iteration}: "
-                f"loss {mean_loss:.4f}, train acc {train_acc:.3f}, "
-                f"val acc {val_acc:.3f}, lr {lr:.3g}, {elapsed:.1f} s"
-            )
-        if self.callback is not None:
-            self.callback(
-                {
-                    "epoch": epoch,
-                    "iteration": iteration,
-                    "loss": mean_loss,
-                    "train_acc": train_acc,
-                    "val_acc": val_acc,
-                    "lr": lr,
-                    "elapsed": elapsed,
-                }
-            )

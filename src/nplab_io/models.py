@@ -1,12 +1,30 @@
-"""Build core models from flat run specs (see :mod:`nplab_io.runs`) and restore them."""
+"""Run specs (see :mod:`nplab_io.runs`) -> core objects, and back.
+
+The one place a flat spec becomes a net (:func:`build_net`), a linear classifier
+(:func:`build_linear`) or a :class:`~nplab.solver.Solver` (:func:`build_solver`); the
+training scripts only load data, call these and write what comes out.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from nplab.augment import HorizontalFlip
+from nplab.linear import LinearClassifier, LinearSVM, Softmax
 from nplab.nets import FullyConnectedNet
+from nplab.optim import DEFAULTS
+from nplab.schedules import make_schedule
+from nplab.solver import Solver
 
-__all__ = ["build_net", "optim_config", "net_state", "load_net_state", "linear_scores"]
+__all__ = [
+    "build_net",
+    "build_linear",
+    "build_solver",
+    "optim_config",
+    "net_state",
+    "load_net_state",
+    "linear_scores",
+]
 
 
 def build_net(spec: dict, input_dim: int, num_classes: int) -> FullyConnectedNet:
@@ -31,13 +49,65 @@ def build_net(spec: dict, input_dim: int, num_classes: int) -> FullyConnectedNet
     )
 
 
+def build_linear(spec: dict, num_classes: int = 10) -> LinearClassifier:
+    """An unfitted float32 :class:`~nplab.linear.LinearSVM` or ``Softmax`` for a ``linear``
+    run spec."""
+    kw = dict(
+        learning_rate=spec["lr"],
+        reg=spec["reg"],
+        num_iters=spec["iterations"],
+        batch_size=spec["batch_size"],
+        weight_scale=spec["weight_scale"],
+        seed=spec["seed"],
+        dtype=np.float32,
+        num_classes=num_classes,
+    )
+    if spec["model"] == "svm":
+        return LinearSVM(delta=spec["delta"], **kw)
+    return Softmax(**kw)
+
+
 def optim_config(spec: dict) -> dict:
-    """The optimizer hyperparameters of a ``net`` spec, as Solver's ``optim_config``."""
-    cfg = {"learning_rate": spec["lr"]}
-    for hp in ("momentum", "decay_rate", "beta1", "beta2", "epsilon"):
-        if hp in spec:
-            cfg[hp] = spec[hp]
-    return cfg
+    """The optimizer hyperparameters of a canonical ``net`` spec, as Solver's
+    ``optim_config`` (the keys of the rule's :data:`nplab.optim.DEFAULTS`)."""
+    return {k: spec["lr" if k == "learning_rate" else k] for k in DEFAULTS[spec["optimizer"]]}
+
+
+def build_solver(
+    spec: dict, model, data: dict, *, image_shape=None, callback=None, **overrides
+) -> Solver:
+    """The :class:`~nplab.solver.Solver` of a ``net`` run spec for ``model`` on ``data``
+    (the dict the Solver takes; extra splits are ignored).  A ``flip`` spec trains
+    ``model`` through :class:`~nplab.augment.HorizontalFlip`, which needs the rows'
+    ``(H, W, C)`` ``image_shape``.  ``overrides``: Solver keyword arguments that replace
+    the spec's (e.g. a recording ``update_rule``)."""
+    if spec["flip"]:
+        if image_shape is None or len(image_shape) != 3:
+            raise ValueError(
+                f"flip needs image rows with an (H, W, C) image_shape, got {image_shape}"
+            )
+        model = HorizontalFlip(model, image_shape, seed=spec["seed"])
+    schedule = None
+    if spec["schedule"] != "none":  # t counts epochs, as the tables' total_steps do
+        schedule = make_schedule(spec["schedule"], spec["lr"], **spec["schedule_params"])
+    kwargs = dict(
+        update_rule=spec["optimizer"],
+        optim_config=optim_config(spec),
+        lr_schedule=schedule,
+        lr_schedule_unit="epoch",
+        lr_decay=spec["lr_decay"],
+        batch_size=spec["batch_size"],
+        sampling=spec["sampling"],
+        num_epochs=spec["epochs"],
+        num_iterations=spec["iterations"],
+        reduction=spec["reduction"],
+        seed=spec["seed"],
+        num_train_samples=spec["eval_train_samples"],
+        num_val_samples=None,
+        keep_best=spec["keep_best"],
+        callback=callback,
+    )
+    return Solver(model, data, **(kwargs | overrides))
 
 
 def net_state(model: FullyConnectedNet) -> dict:

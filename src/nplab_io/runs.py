@@ -32,6 +32,9 @@ import json
 import math
 from typing import Any
 
+from nplab.optim import DEFAULTS as OPTIM_DEFAULTS
+from nplab.schedules import make_schedule
+
 from .config import ConfigError
 
 __all__ = [
@@ -53,14 +56,10 @@ DATA_SOURCES = {
     "mnist/scaled": "prep/mnist/scaled.npz",
 }
 
-_OPTIM_HP = {
-    "sgd": (),
-    "sgd_momentum": ("momentum",),
-    "nesterov_momentum": ("momentum",),
-    "adagrad": ("epsilon",),
-    "rmsprop": ("decay_rate", "epsilon"),
-    "adam": ("beta1", "beta2", "epsilon"),
-    "adam_no_bias_correction": ("beta1", "beta2", "epsilon"),
+# A net spec names the optimizer's learning_rate "lr"; its other hyperparameters keep
+# the names of nplab.optim.DEFAULTS, which is the one place their defaults live.
+_OPTIM_KEYS = {"lr": "learning_rate"} | {
+    k: k for hp in OPTIM_DEFAULTS.values() for k in hp if k != "learning_rate"
 }
 _SCHEDULES = ("none", "exponential", "step", "cosine", "linear", "inverse_sqrt")
 
@@ -81,12 +80,8 @@ KINDS: dict[str, dict[str, Any]] = {
         "init": "gaussian",  # gaussian | uniform | xavier | he
         "weight_scale": 1e-2,
         "optimizer": "sgd",
-        "lr": 1e-2,
-        "momentum": 0.9,
-        "decay_rate": 0.99,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "epsilon": 1e-8,
+        # None: the optimizer's own default (nplab.optim.DEFAULTS); dropped if it has none
+        **dict.fromkeys(_OPTIM_KEYS),
         "batch_size": 100,  # int or "full"
         "sampling": "without_replacement",
         "epochs": 10,
@@ -125,7 +120,7 @@ _ENUMS = {
     "loss": ("softmax", "mse", "svm"),
     "reg_kind": ("l2", "l1"),
     "init": ("gaussian", "uniform", "xavier", "he"),
-    "optimizer": tuple(_OPTIM_HP),
+    "optimizer": tuple(OPTIM_DEFAULTS),
     "sampling": ("without_replacement", "with_replacement"),
     "schedule": _SCHEDULES,
     "reduction": ("mean", "sum"),
@@ -227,10 +222,7 @@ def canonical_spec(kind: str, spec: dict) -> dict:
         if full["iterations"] is None:  # pragma: no cover - validated before
             raise ValueError("linear runs need iterations")
         return dict(sorted(full.items()))
-    used = set(_OPTIM_HP[full["optimizer"]])
-    for hp in ("momentum", "decay_rate", "beta1", "beta2", "epsilon"):
-        if hp not in used:
-            full.pop(hp)
+    _fill_optimizer(full)
     if full["activation"] != "leaky_relu":
         full.pop("leaky_alpha")
     if full["schedule"] == "none":
@@ -242,6 +234,16 @@ def canonical_spec(kind: str, spec: dict) -> dict:
     ):
         full["flip"] = False
     return dict(sorted(full.items()))
+
+
+def _fill_optimizer(spec: dict) -> None:
+    """Unset optimizer hyperparameters take the optimizer's defaults; others are dropped."""
+    defaults = OPTIM_DEFAULTS[spec["optimizer"]]
+    for key, core_key in _OPTIM_KEYS.items():
+        if core_key not in defaults:
+            spec.pop(key)
+        elif spec[key] is None:
+            spec[key] = defaults[core_key]
 
 
 def run_id(kind: str, spec: dict) -> str:
@@ -359,12 +361,9 @@ def _check_spec(kind: str, spec: dict, where: str) -> None:
         if sp != "none" and spec.get("lr_decay", 1.0) != 1.0:
             raise ConfigError(f"config error: {where}: give either schedule or lr_decay, not both")
         if sp != "none":
-            from nplab.schedules import make_schedule
-
+            lr = canonical_spec(kind, spec)["lr"]
             try:
-                make_schedule(
-                    sp, float(spec.get("lr", KINDS["net"]["lr"])), **spec.get("schedule_params", {})
-                )
+                make_schedule(sp, lr, **spec.get("schedule_params", {}))
             except ValueError as exc:
                 raise ConfigError(f"config error: {where}.schedule_params: {exc}") from None
 

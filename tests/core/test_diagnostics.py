@@ -11,6 +11,7 @@ import pytest
 from nplab import optim
 from nplab.diagnostics import (
     PREPROCESSING,
+    activation_stats,
     axis_statistics,
     check_net_gradients,
     dropout_train_test_means,
@@ -197,3 +198,21 @@ def test_preprocessing_transforms():
         preprocess_for_question("sharpen", X, shape)
     with pytest.raises(ValueError, match="does not match"):
         preprocess_for_question("binarize", X, (4, 4, 3))
+
+
+# --------------------------------------------------------------------------- activations
+def test_activation_stats_relu_and_tanh():
+    X = np.random.default_rng(0).standard_normal((40, 6))
+    relu = FullyConnectedNet([5, 3], input_dim=6, num_classes=2, weight_scale=1.0, seed=1)
+    relu.params["b2"][0] = -1e3  # unit 1 of layer 2 is dead on every row
+    st = activation_stats(relu, X)
+    assert list(st) == ["layer", "mean", "std", "frac_zero", "frac_saturated", "frac_dead_units"]
+    assert st["layer"].tolist() == [1, 2]
+    acts = relu.hidden_activations(X)
+    assert st["mean"][0] == pytest.approx(acts[0].mean())
+    # ReLU outputs are never negative: zero and saturated are the same units
+    np.testing.assert_array_equal(st["frac_zero"], st["frac_saturated"])
+    assert st["frac_dead_units"][1] >= 1 / 3
+    tanh = FullyConnectedNet([4], input_dim=6, num_classes=2, activation="tanh", seed=1)
+    assert activation_stats(tanh, X)["frac_dead_units"].tolist() == [0.0]
+    assert activation_stats(FullyConnectedNet([], input_dim=6, num_classes=2), X) == {}

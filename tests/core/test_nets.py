@@ -71,7 +71,7 @@ def test_init_weights_seeded_and_dtype_consistent():
     [
         (dict(scheme="glorot"), "scheme must be one of"),
         (dict(rng=None), "rng must be an np.random.Generator"),
-        (dict(fan_in=0), "fan_in must be a positive int"),
+        (dict(fan_in=0), "fan_in must be an int >= 1"),
         (dict(dtype=np.int32), "dtype must be a floating dtype"),
         (dict(weight_scale=-1.0), "weight_scale must be"),
     ],

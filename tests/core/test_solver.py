@@ -275,7 +275,8 @@ def test_lr_schedule_per_epoch_matches_schedule():
         optim_config={"learning_rate": 0.1},
         batch_size=10,
         num_epochs=6,
-        lr_schedule={"name": "step", "step_size": 2, "gamma": 0.5, "unit": "epoch"},
+        lr_schedule=make_schedule("step", 0.1, step_size=2, gamma=0.5),
+        lr_schedule_unit="epoch",
     ).train()
     np.testing.assert_allclose(hist.lr_history, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025], rtol=1e-15)
 
@@ -290,7 +291,8 @@ def test_lr_schedule_per_iteration_matches_schedule():
         optim_config={"learning_rate": 1e-2},
         batch_size=10,
         num_epochs=4,
-        lr_schedule={"name": "cosine", "total_steps": 20, "unit": "iteration"},
+        lr_schedule=make_schedule("cosine", 1e-2, total_steps=20),
+        lr_schedule_unit="iteration",
     )
     hist = solver.train()
     f = make_schedule("cosine", 1e-2, total_steps=20)
@@ -365,7 +367,7 @@ def test_float32_training_keeps_float32(rule):
         update_rule=rule,
         batch_size=10,
         num_epochs=2,
-        lr_schedule={"name": "exponential", "decay": 0.9},
+        lr_decay=0.9,
     )
     hist = solver.train()
     assert not hist.diverged
@@ -396,11 +398,11 @@ def test_check_accuracy_subsample_and_batches():
         (dict(sampling="bootstrap"), "sampling must be"),
         (dict(num_epochs=0), "num_epochs"),
         (dict(reduction="avg"), "reduction"),
-        (dict(lr_schedule={"name": "bogus"}), "unknown schedule"),
-        (dict(lr_schedule={"name": "step"}), "missing required parameter"),
-        (dict(lr_schedule={"name": "constant", "unit": "batch"}), "unit"),
-        (dict(lr_schedule={"name": "constant"}, lr_decay=0.9), "not both"),
+        (dict(lr_schedule={"name": "constant"}), "lr_schedule must be callable"),
+        (dict(lr_schedule_unit="batch"), "lr_schedule_unit must be one of"),
+        (dict(lr_schedule=make_schedule("constant", 0.1), lr_decay=0.9), "not both"),
         (dict(lr_decay=0.0), "lr_decay"),
+        (dict(update_rule=lambda w, dw, c: (w, c), lr_decay=0.9), "lr_decay needs"),
         (dict(seed=-1), "seed"),
         (dict(optim_config={"lr": 0.1}), None),
     ],

@@ -5,6 +5,7 @@ import re
 import pytest
 from conftest import ROOT, run_snakemake
 
+from nplab.optim import DEFAULTS as OPTIM_DEFAULTS
 from nplab_io.config import ConfigError, load_yaml, validate_config
 from nplab_io.runs import canonical_spec, expand_experiments, expand_table, run_id
 
@@ -50,6 +51,16 @@ def test_explicit_defaults_and_irrelevant_keys_do_not_change_the_id():
     assert a == b != c
     assert "momentum" not in canonical_spec("net", {"optimizer": "adam"})
     assert "momentum" in canonical_spec("net", {"optimizer": "sgd_momentum"})
+
+
+def test_unset_optimizer_hyperparameters_take_the_optimizers_own_defaults():
+    for rule, defaults in OPTIM_DEFAULTS.items():
+        spec = canonical_spec("net", {"optimizer": rule})
+        assert {k: spec["lr" if k == "learning_rate" else k] for k in defaults} == defaults
+        unused = {"momentum", "decay_rate", "beta1", "beta2", "epsilon"} - set(defaults)
+        assert not unused & set(spec)
+    assert canonical_spec("net", {"optimizer": "adam"})["lr"] == 1e-3  # not SGD's 1e-2
+    assert run_id("net", {"optimizer": "adam"}) == run_id("net", {"optimizer": "adam", "lr": 1e-3})
 
 
 def test_disabled_table_is_skipped():

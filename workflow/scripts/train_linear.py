@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from nplab.linear import LinearSVM, Softmax
 from nplab_io.atomic import save_npz_atomic, write_json_atomic
 from nplab_io.jobs import run_job
+from nplab_io.models import build_linear
 from nplab_io.runs import flatten_for_table
 
 _TAIL = 50  # final loss = mean of the last iterations' minibatch losses
@@ -31,17 +31,7 @@ def main(sm, log):
                 f"{len(data['y_train'])} examples"
             )
         data["X_train"], data["y_train"] = data["X_train"][:n], data["y_train"][:n]
-    kw = dict(
-        learning_rate=spec["lr"],
-        reg=spec["reg"],
-        num_iters=spec["iterations"],
-        batch_size=spec["batch_size"],
-        weight_scale=spec["weight_scale"],
-        seed=spec["seed"],
-        dtype=np.float32,
-        num_classes=10,
-    )
-    model = LinearSVM(delta=spec["delta"], **kw) if spec["model"] == "svm" else Softmax(**kw)
+    model = build_linear(spec, num_classes=10)
     t0 = time.perf_counter()
     model.fit(data["X_train"], data["y_train"])
     secs = time.perf_counter() - t0

@@ -9,11 +9,10 @@ import time
 
 import numpy as np
 
-from nplab.augment import HorizontalFlip
-from nplab.solver import Solver
+from nplab.diagnostics import activation_stats
 from nplab_io.atomic import save_npz_atomic, write_json_atomic
 from nplab_io.jobs import run_job
-from nplab_io.models import build_net, net_state, optim_config
+from nplab_io.models import build_net, build_solver, net_state
 from nplab_io.runs import flatten_for_table
 
 
@@ -37,40 +36,6 @@ def load_split(path, spec):
     return data, image_shape
 
 
-def activation_stats(model, X):
-    """Per hidden layer: mean, std, fraction of dead (== 0) and saturated units."""
-    if model.num_layers == 1:
-        return {}
-    acts = model.hidden_activations(X)
-    out = {
-        "layer": [],
-        "mean": [],
-        "std": [],
-        "frac_zero": [],
-        "frac_saturated": [],
-        "frac_dead_units": [],
-    }
-    for i, a in enumerate(acts, 1):
-        a = a.astype(np.float64)
-        out["layer"].append(i)
-        out["mean"].append(float(a.mean()))
-        out["std"].append(float(a.std()))
-        out["frac_zero"].append(float(np.mean(a == 0)))
-        if model.activation == "sigmoid":
-            sat = (a < 0.01) | (a > 0.99)  # local gradient s(1-s) < ~0.01
-        elif model.activation == "tanh":
-            sat = np.abs(a) > 0.99  # local gradient 1-t^2 < ~0.02
-        else:
-            sat = a <= 0  # relu/leaky: zero (or alpha) gradient
-        out["frac_saturated"].append(float(sat.mean()))
-        out["frac_dead_units"].append(
-            float(np.mean(np.all(a <= 0, axis=0)))
-            if model.activation in ("relu", "leaky_relu")
-            else 0.0
-        )
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
 def accuracy(model, X, y):
     return float(np.mean(model.predict(X, batch_size=2000) == y))
 
@@ -82,13 +47,6 @@ def main(sm, log):
     input_dim = int(np.prod(data["X_train"].shape[1:]))
     num_classes = int(max(data["y_train"].max(), data["y_val"].max(), data["y_test"].max())) + 1
     model = build_net(spec, input_dim, num_classes)
-    trained = model
-    if spec.get("flip"):
-        if image_shape is None or len(image_shape) != 3:
-            raise ValueError(
-                f"{sm.input.data}: flip needs image rows with an (H, W, C) image_shape"
-            )
-        trained = HorizontalFlip(model, image_shape, seed=spec["seed"])
     stats_init = (
         activation_stats(model, data["X_val"])
         if spec["record_stats"] and spec["normalization"] == "none"
@@ -116,27 +74,7 @@ def main(sm, log):
             info["elapsed"],
         )
 
-    schedule = None
-    if spec["schedule"] != "none":
-        schedule = {"name": spec["schedule"], "unit": "epoch", **spec["schedule_params"]}
-    solver = Solver(
-        trained,
-        {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")},
-        update_rule=spec["optimizer"],
-        optim_config=optim_config(spec),
-        lr_schedule=schedule,
-        lr_decay=spec["lr_decay"],
-        batch_size=spec["batch_size"],
-        sampling=spec["sampling"],
-        num_epochs=spec["epochs"],
-        num_iterations=spec["iterations"],
-        reduction=spec["reduction"],
-        seed=spec["seed"],
-        num_train_samples=spec["eval_train_samples"],
-        num_val_samples=None,
-        keep_best=spec["keep_best"],
-        callback=callback,
-    )
+    solver = build_solver(spec, model, data, image_shape=image_shape, callback=callback)
     t0 = time.perf_counter()
     hist = solver.train()
     train_secs = time.perf_counter() - t0

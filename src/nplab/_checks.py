@@ -1,0 +1,67 @@
+"""Argument checkers shared by the core (scikit-learn ``utils/validation`` shape).
+
+Each checker returns the value normalised (a Python ``int``/``float``, an ``np.dtype``)
+or raises ``ValueError`` with a message that starts with the argument's name, so the
+caller's error says which argument was wrong.  Booleans are not numbers here: ``True``
+as a batch size is a bug, not 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["check_int", "check_number", "check_choice", "check_float_dtype", "check_callable"]
+
+_INTS = (int, np.integer)
+_NUMBERS = (int, float, np.integer, np.floating)
+_BOOLS = (bool, np.bool_)
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``."""
+    if isinstance(value, _BOOLS) or not isinstance(value, _INTS) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value, *, positive: bool = False) -> float:
+    """``value`` as a finite float >= 0 (> 0 if ``positive``)."""
+    if isinstance(value, _BOOLS) or not isinstance(value, _NUMBERS):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(
+            f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}"
+        )
+    return v
+
+
+def check_choice(name: str, value, choices):
+    """``value`` if it is one of ``choices`` (any container; a dict's keys)."""
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value against a dict or set
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """``dtype`` as a floating ``np.dtype``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"{name} must be a floating dtype, got {dtype!r}") from None
+    if not np.issubdtype(dt, np.floating):
+        raise ValueError(f"{name} must be a floating dtype, got {dt}")
+    return dt
+
+
+def check_callable(name: str, value):
+    """``value`` if it is callable or None."""
+    if value is not None and not callable(value):
+        raise ValueError(f"{name} must be callable or None, got {value!r}")
+    return value
