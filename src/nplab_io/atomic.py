@@ -2,13 +2,18 @@
 
 On any exception inside the ``with`` block the temp file is removed and the target is left
 untouched, so a reader never sees a half-written file under the final name. Temp files are
-named ``.<target name>.<random>.tmp``.
+named ``.<target name>.<random>.tmp``; a process killed with SIGKILL cannot remove its temp
+file, so :func:`sweep_stale_temps` removes them when the job that writes the target starts
+again (``nplab_io.jobs.run_job`` does, for every declared output). A write that fails with an
+``OSError`` that names no file (e.g. ``EFBIG`` at the file-size limit, ``ENOSPC``) is re-raised
+naming the target.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +30,7 @@ __all__ = [
     "write_text_atomic",
     "write_json_atomic",
     "save_npz_atomic",
+    "sweep_stale_temps",
     "TEMP_SUFFIX",
 ]
 
@@ -58,6 +64,42 @@ def _unlink_quiet(path: str | os.PathLike) -> None:
         os.unlink(path)
 
 
+def _temp_pattern(name: str) -> re.Pattern:
+    # mkstemp's random part: letters, digits, underscore (no dots), so the pattern of
+    # "a" never matches the temp files of "a.b"
+    return re.compile(r"\." + re.escape(name) + r"\.[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX) + "$")
+
+
+def sweep_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temp files an interrupted atomic write of ``path`` left behind.
+
+    Only ``.<name>.<random>.tmp`` files next to ``path`` (the names :func:`atomic_write`
+    and :func:`atomic_path` use) are removed; the caller must make sure no other process
+    is writing ``path`` right now (``run_job`` holds the job's lock). Returns the removed
+    paths.
+    """
+    target = Path(path)
+    try:
+        entries = list(os.scandir(target.parent))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    pattern = _temp_pattern(target.name)
+    removed = []
+    for entry in entries:
+        if pattern.match(entry.name) and entry.is_file(follow_symlinks=False):
+            _unlink_quiet(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _name_target(exc: BaseException, target: Path) -> BaseException:
+    """An OSError without a file name (EFBIG, ENOSPC, EDQUOT, EIO ...) naming ``target``."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        new = type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(target))
+        return new
+    return exc
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path next to ``path``; on success it is fsynced and renamed onto it.
@@ -74,8 +116,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         _unlink_quiet(tmp)
+        named = _name_target(exc, target)
+        if named is not exc:
+            raise named from None
         raise
     _fsync_dir(target.parent)
 
@@ -116,8 +161,11 @@ def atomic_write(
             os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         _unlink_quiet(tmp)
+        named = _name_target(exc, target)
+        if named is not exc:
+            raise named from None
         raise
     _fsync_dir(target.parent)
 

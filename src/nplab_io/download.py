@@ -16,6 +16,12 @@ temp file is verified and only then renamed onto ``dest``. On any failure the te
 (and any stale ``dest``) is removed and ONE line is raised (:class:`DownloadError`,
 :class:`ChecksumError`, :class:`FormatError`). The returned provenance holds no
 timestamps, so it is reproducible.
+
+``source_identity(dataset, filename, mirror, recorded)`` is the download job's identity
+(a Snakemake param): where the file comes from and the digest it must match. A different
+``mirror=`` or a mirror whose SHA256SUMS changed gives a new identity, so the file is
+fetched (or re-verified) again; with no mirror configured, the identity recorded in the
+existing provenance is kept, so verified files are reused whatever source they came from.
 """
 
 from __future__ import annotations
@@ -34,7 +40,15 @@ from nplab_io.atomic import atomic_write
 from nplab_io.checksums import CHUNK, hash_file, md5_gunzip, new_hash, parse_sha256sums
 from nplab_io.errors import ChecksumError, DataError, DownloadError, FormatError
 
-__all__ = ["fetch", "OFFICIAL", "UNOFFICIAL", "USER_AGENT", "MAX_PROGRESS_LINES"]
+__all__ = [
+    "fetch",
+    "resolve_mirror",
+    "source_identity",
+    "OFFICIAL",
+    "UNOFFICIAL",
+    "USER_AGENT",
+    "MAX_PROGRESS_LINES",
+]
 
 OFFICIAL = "official checksum"
 UNOFFICIAL = "unofficial mirror checksum"
@@ -273,6 +287,65 @@ def _url_sums(file_url: str, timeout, retries, backoff, sleep, log) -> dict[str,
     sums_url = file_url.rsplit("/", 1)[0] + "/" + SUMS_NAME
     text = _fetch_text(sums_url, timeout, retries, backoff, sleep, log)
     return None if text is None else parse_sha256sums(text, source=_redact(sums_url))
+
+
+# ------------------------------------------------------------------------------- identity
+
+
+def resolve_mirror(mirror: str | os.PathLike | None) -> str | None:
+    """A local mirror as an absolute path (``~`` expanded); URLs and None unchanged."""
+    if mirror is None:
+        return None
+    mirror = str(mirror)
+    if _is_url(mirror):
+        return mirror
+    return str(Path(mirror).expanduser().resolve())
+
+
+def _identity(mirror: str | None, algo: str | None, want: str | None) -> str:
+    if mirror is None:
+        where = "canonical hosts"
+    elif _is_url(mirror):
+        # the digest of a URL mirror is only known once its SHA256SUMS is fetched
+        return f"mirror {_redact(mirror)}"
+    else:
+        where = f"mirror {mirror}"
+    return f"{where}, {algo} {want}" if want else where
+
+
+def source_identity(
+    dataset: str,
+    filename: str,
+    mirror: str | os.PathLike | None = None,
+    recorded: dict | None = None,
+) -> str:
+    """Where ``filename`` is fetched from and the digest it is verified against, as one
+    string (e.g. ``mirror /data/mirror, sha256 9f86...``), cheap enough to compute for
+    every dry run (a local ``SHA256SUMS`` is read; nothing is fetched).
+
+    ``mirror`` None: the identity ``recorded`` in the existing provenance if there is one
+    (verified files are kept whatever their source), else the canonical hosts with the
+    official checksum. A URL mirror's identity is its URL (its digest is not fetched).
+    """
+    sources.file_entry(dataset, filename)
+    if mirror is None:
+        if recorded and recorded.get("expected"):
+            return _identity(
+                recorded.get("mirror"), recorded.get("checksum_algorithm"), recorded["expected"]
+            )
+        _, algo, want = _expected_for(dataset, filename, None)
+        return _identity(None, algo, want)
+    m = resolve_mirror(mirror)
+    if _is_url(m):
+        return _identity(m, None, None)
+    src = next((c for c in _local_candidates(dataset, filename, Path(m)) if c.is_file()), None)
+    if src is None:
+        return f"mirror {m}, {filename} not found"
+    try:
+        _, algo, want = _expected_for(dataset, filename, _local_sums(src))
+    except DataError:
+        return f"mirror {m}, unreadable {SUMS_NAME}"
+    return _identity(m, algo, want)
 
 
 # -------------------------------------------------------------------------------- the fetch

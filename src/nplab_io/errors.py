@@ -10,11 +10,16 @@ __all__ = ["DataError", "DownloadError", "ChecksumError", "FormatError", "Unsafe
 
 
 class DataError(Exception):
-    """Base class: a data file could not be fetched, verified or parsed."""
+    """Base class: a data file could not be fetched, verified or parsed.
 
-    def __init__(self, msg: object = "") -> None:
+    ``files``: the raw file(s) the problem was found in, when known (the pipeline removes
+    them, see :func:`nplab_io.rawdata.load_raw_dataset`).
+    """
+
+    def __init__(self, msg: object = "", *, files=()) -> None:
         text = " ".join(str(msg).replace("\r", "\n").split("\n"))
         super().__init__(text)
+        self.files = tuple(str(f) for f in files)
 
 
 class DownloadError(DataError):

@@ -49,8 +49,16 @@ NUM_CLASSES = 10
 # ----------------------------------------------------------------------------- IDX (MNIST)
 
 
-def parse_idx(buf: bytes, name: str = "IDX data") -> np.ndarray:
-    """Parse an uncompressed IDX file (uint8 data only) into a writeable uint8 array."""
+_IDX_KIND = {1: "labels", 3: "images"}
+
+
+def parse_idx(buf: bytes, name: str = "IDX data", expected_ndim: int | None = None) -> np.ndarray:
+    """Parse an uncompressed IDX file (uint8 data only) into a writeable uint8 array.
+
+    ``expected_ndim`` (1 for labels, 3 for images) is checked against the magic number
+    before the dimensions are read, so a labels file carrying the images magic says so
+    (rather than reading image bytes as a nonsensical size).
+    """
     view = memoryview(buf).cast("B")
     n = len(view)
     if n < 4:
@@ -75,6 +83,13 @@ def parse_idx(buf: bytes, name: str = "IDX data") -> np.ndarray:
         raise FormatError(
             f"{name}: IDX magic 0x{magic:08x} declares 0 dimensions: expected "
             f"at least 1 (0x00000801 labels, 0x00000803 images)"
+        )
+    if expected_ndim is not None and ndim != expected_ndim:
+        want = _IDX_KIND.get(expected_ndim, f"{expected_ndim}-d data")
+        got = _IDX_KIND.get(ndim, f"{ndim}-d data")
+        raise FormatError(
+            f"{name}: IDX magic 0x{magic:08x} declares {got} ({ndim} dimension(s)): "
+            f"expected {want}, magic 0x{0x800 | expected_ndim:08x}"
         )
     header = 4 + 4 * ndim
     if n < header:
@@ -112,8 +127,8 @@ def read_gz(path: str | os.PathLike) -> bytes:
 
 def read_idx_gz(path: str | os.PathLike, expected_ndim: int | None = None) -> np.ndarray:
     """Gunzip and parse an IDX file; optionally check its number of dimensions."""
-    arr = parse_idx(read_gz(path), str(path))
-    if expected_ndim is not None and arr.ndim != expected_ndim:
+    arr = parse_idx(read_gz(path), str(path), expected_ndim)
+    if expected_ndim is not None and arr.ndim != expected_ndim:  # pragma: no cover - checked
         what = {1: "labels", 3: "images"}.get(expected_ndim, f"{expected_ndim}-d data")
         raise FormatError(
             f"{path}: expected IDX {what} with {expected_ndim} dimension(s) "
@@ -150,12 +165,15 @@ def load_mnist(directory: str | os.PathLike) -> dict[str, np.ndarray]:
         if not path.is_file():
             raise FormatError(f"{path}: MNIST file missing (expected {', '.join(entries)} in {d})")
         split, kind = entry["split"], entry["kind"]
-        if kind == "images":
-            out[f"x_{split}"] = read_idx_gz(path, expected_ndim=3)
-        else:
-            labels = read_idx_gz(path, expected_ndim=1)
-            check_labels(labels, str(path))
-            out[f"y_{split}"] = labels.astype(np.int64)
+        try:
+            if kind == "images":
+                out[f"x_{split}"] = read_idx_gz(path, expected_ndim=3)
+            else:
+                labels = read_idx_gz(path, expected_ndim=1)
+                check_labels(labels, str(path))
+                out[f"y_{split}"] = labels.astype(np.int64)
+        except FormatError as exc:
+            raise FormatError(str(exc), files=[path]) from None
         paths[f"{kind}_{split}"] = path
     for split in ("train", "test"):
         n_img, n_lab = len(out[f"x_{split}"]), len(out[f"y_{split}"])
@@ -163,12 +181,14 @@ def load_mnist(directory: str | os.PathLike) -> dict[str, np.ndarray]:
             raise FormatError(
                 f"{paths['images_' + split]}: {n_img} images but "
                 f"{paths['labels_' + split].name} has {n_lab} labels: expected "
-                f"equal counts"
+                f"equal counts",
+                files=[paths["images_" + split], paths["labels_" + split]],
             )
     if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
         raise FormatError(
             f"{paths['images_test']}: image size {out['x_test'].shape[1:]} "
-            f"differs from the training images' {out['x_train'].shape[1:]}"
+            f"differs from the training images' {out['x_train'].shape[1:]}",
+            files=[paths["images_train"], paths["images_test"]],
         )
     return {k: out[k] for k in ("x_train", "y_train", "x_test", "y_test")}
 

@@ -2,7 +2,14 @@
 
 A script under ``workflow/scripts/`` ends with ``run_job(snakemake, main)``. ``main`` gets
 the Snakemake object and a logger writing to the rule's ``log:`` file. BLAS/OpenMP thread
-pools are limited to the rule's ``threads``. A :class:`~nplab_io.errors.DataError`,
+pools are limited to the rule's ``threads``.
+
+Before anything else the job takes an exclusive lock of its own (``flock`` on
+``.snakemake/nplab-job-locks/<hash of its outputs>.lock``): if another Snakemake instance in
+the same directory is running the same job, this one waits for it to finish instead of
+writing the same files beside it (Snakemake 9.27.1's own directory lock can be lost, see
+:mod:`nplab_io.smk_locks`). Holding that lock, it removes the temp files an earlier, killed
+run of the same job left next to its outputs (:func:`nplab_io.atomic.sweep_stale_temps`). A :class:`~nplab_io.errors.DataError`,
 :class:`~nplab_io.config.ConfigError` or ``ValueError`` becomes ONE line on stderr (and in
 the log) and exit status 1, and the job's declared outputs are removed so that nothing
 half-written can be mistaken for a result (Snakemake removes them too; this also covers
@@ -11,6 +18,9 @@ files written outside Snakemake's knowledge of the job).
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import logging
 import os
 import sys
@@ -18,7 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["run_job", "job_logger", "limit_threads"]
+__all__ = ["run_job", "job_logger", "limit_threads", "acquire_job_lock", "JOB_LOCK_DIR"]
+
+#: Where the per-job locks live (relative to the working directory Snakemake runs jobs in).
+JOB_LOCK_DIR = Path(".snakemake") / "nplab-job-locks"
 
 
 def job_logger(log_path: str | None, name: str = "nplab") -> logging.Logger:
@@ -50,6 +63,52 @@ def limit_threads(n: int):
     return threadpool_limits(limits=n)
 
 
+def _lock_path(outputs, lock_dir: Path) -> Path:
+    names = sorted(os.path.abspath(str(o)) for o in outputs)
+    key = hashlib.sha256("\0".join(names).encode()).hexdigest()[:24]
+    return Path(lock_dir) / f"{key}.lock"
+
+
+def acquire_job_lock(outputs, *, lock_dir: str | os.PathLike = JOB_LOCK_DIR, note=None):
+    """Take the exclusive lock of the job writing ``outputs``; return its open file (keep it
+    open: the lock lasts as long as the file object / the process), or None if the
+    filesystem cannot lock (then the job runs unguarded, as before).
+
+    If another process holds the lock, ``note(message)`` is called once and this call
+    blocks until that process releases it (it finished or died: flock locks die with
+    their process, so a SIGKILLed job never leaves a stale lock).
+    """
+    path = _lock_path(outputs, Path(lock_dir))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            if note is not None:
+                first = str(next(iter(outputs), "?"))
+                note(
+                    f"another Snakemake instance is running the job that writes {first} "
+                    f"(process {holder}, lock {path}); waiting for it to finish"
+                )
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    except OSError as exc:
+        fh.close()
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            return None
+        raise
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
 def _remove_outputs(outputs) -> None:
     for out in outputs:
         p = Path(out)
@@ -62,11 +121,28 @@ def _remove_outputs(outputs) -> None:
 
 def run_job(snakemake, main: Callable) -> None:
     """Run ``main(snakemake, log)`` with the conventions described in the module doc."""
+    from nplab_io.atomic import sweep_stale_temps
     from nplab_io.config import ConfigError
     from nplab_io.errors import DataError
 
+    outputs = [str(o) for o in snakemake.output]
+    # before the log is opened: its "w" mode would truncate a running twin's log
+    lock = acquire_job_lock(
+        outputs or [f"rule {snakemake.rule}"],
+        note=lambda msg: print(f"nplab: rule {snakemake.rule}: {msg}", file=sys.stderr),
+    )
     log_path = snakemake.log[0] if len(snakemake.log) else None
     log = job_logger(log_path)
+    if lock is None:
+        log.warning("no job lock (the filesystem does not support flock); stale temp files kept")
+    else:
+        swept = [p for out in outputs for p in sweep_stale_temps(out)]
+        if swept:
+            log.info(
+                "removed %d stale temp file(s) of an interrupted earlier run: %s",
+                len(swept),
+                ", ".join(map(str, swept)),
+            )
     threads = max(1, int(getattr(snakemake, "threads", 1) or 1))
     limit_threads(threads)
     log.info(

@@ -1,10 +1,13 @@
 # Shared helpers: config validation (before any job runs), paths, resources.
 import glob
+import json
 import sys
 from pathlib import Path
 
-from nplab_io.config import ConfigError, load_yaml, validate_config
-from nplab_io import sources
+from nplab_io.codehash import code_digest
+from nplab_io.config import ConfigError, check_runs, load_yaml, validate_config
+from nplab_io import smk_locks, sources
+from nplab_io.download import source_identity
 from nplab_io.runs import DATA_SOURCES, expand_experiments
 from nplab_io.evidence.io import TABLE_FILES
 from nplab_io.evidence.registry import has_evidence_module, load_registry
@@ -21,11 +24,17 @@ try:
     EXPERIMENTS = expand_experiments(
         _validated["experiments"], seed=_validated["seed"], limits=_validated["limits"]
     )
+    # sizes the config alone decides (num_train within its split, batch <= train set)
+    check_runs(_validated, EXPERIMENTS)
 except ConfigError as _err:
     print(str(_err), file=sys.stderr)
     sys.exit(1)
 config.clear()
 config.update(_validated)
+
+# Several instances in one directory: Snakemake 9.27.1 removes every instance's locks when
+# one exits; keep them (see src/nplab_io/smk_locks.py; jobs also lock themselves).
+smk_locks.install()
 
 # run id -> its record (a run shared by several tables trains once)
 RUNS = {}
@@ -57,6 +66,51 @@ wildcard_constraints:
 def raw_files(dataset):
     """The raw downloads of a dataset, as declared in nplab_io.sources."""
     return [f"{RESULTS}/data/raw/{dataset}/{name}" for name in sources.filenames(dataset)]
+
+
+# ---------------------------------------------------------------- what a job's result depends on
+# Reruns follow content: every rule has a param `code=script_code("<its script>.py")`, a
+# digest of the script and of every nplab / nplab_io module it imports (src/nplab_io/
+# codehash.py), so an edit reruns exactly the jobs whose code changed (and what reads their
+# outputs). The scripts' modification times are ignored (profiles/*: --rerun-triggers
+# without `code`), so restoring identical content reruns nothing. Declared inputs
+# (templates, reference tables) are compared by checksum when their mtime changes.
+_CODE_DIGESTS = {}
+
+
+def script_code(script, modules=(), files=(), dynamic=True):
+    """Digest of the code a rule runs, for its params: `code=script_code("split.py")`.
+
+    script: the file name under workflow/scripts/; modules: extra dotted modules the
+    script loads by name (e.g. ["nplab_io.evidence.knn"]); files: repository files (paths
+    relative to the repository root) the job reads without declaring them as input;
+    dynamic=False: do not pull in a whole package for a module that imports by name
+    (name those modules instead)."""
+    key = (script, tuple(modules), tuple(files), dynamic)
+    if key not in _CODE_DIGESTS:
+        _CODE_DIGESTS[key] = code_digest(
+            Path(REPO) / "workflow" / "scripts" / script,
+            modules=modules,
+            files=[Path(REPO) / f for f in files],
+            dynamic=dynamic,
+            base=REPO,
+        )
+    return _CODE_DIGESTS[key]
+
+
+def download_identity(wc):
+    """The download's identity: its source (mirror or canonical hosts) and the digest it
+    must match (nplab_io.download.source_identity). A new mirror= or a changed mirror
+    SHA256SUMS fetches again; without a mirror, verified files are kept as recorded."""
+    path = Path(f"{RESULTS}/data/raw/{wc.dataset}/{wc.filename}")
+    prov = path.with_name(path.name + ".provenance.json")
+    recorded = None
+    if path.is_file() and prov.is_file():
+        try:
+            recorded = json.loads(prov.read_text())
+        except (OSError, ValueError):
+            recorded = None
+    return source_identity(wc.dataset, wc.filename, config["data"]["mirror"], recorded)
 
 
 def data_targets():

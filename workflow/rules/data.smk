@@ -3,7 +3,10 @@
 
 rule download:
     """Fetch one raw file (canonical hosts or the configured mirror), verify its checksum
-    before it is renamed into place, and record where it came from."""
+    before it is renamed into place, and record where it came from. Its identity is what
+    it fetches (params.source: the mirror or the canonical hosts, and the digest the file
+    must match), not its code: a verified file's bytes cannot depend on the code, and a
+    rerun would fetch again (to fetch anyway: --forcerun download)."""
     output:
         file=f"{RESULTS}/data/raw/{{dataset}}/{{filename}}",
         provenance=f"{RESULTS}/data/raw/{{dataset}}/{{filename}}.provenance.json",
@@ -19,9 +22,8 @@ rule download:
         mem_mb=300,
         runtime=30,
     params:
-        timeout=config["data"]["timeout"],
-        retries=config["data"]["retries"],
-        backoff=config["data"]["backoff"],
+        # timeout, retries and backoff (config data.*) change how, not what: not params
+        source=download_identity,
     script:
         "../scripts/download.py"
 
@@ -43,6 +45,8 @@ rule load_dataset:
     resources:
         mem_mb=2500,
         runtime=15,
+    params:
+        code=script_code("load_dataset.py"),
     script:
         "../scripts/load_dataset.py"
 
@@ -63,6 +67,7 @@ rule split:
         mem_mb=2000,
         runtime=10,
     params:
+        code=script_code("split.py"),
         seed=config["seed"],
         split=lambda wc: config["data"][wc.dataset],
     script:
@@ -83,6 +88,8 @@ rule mean_image:
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        code=script_code("mean_image.py"),
     script:
         "../scripts/mean_image.py"
 
@@ -107,6 +114,8 @@ rule preprocess:
     resources:
         mem_mb=3000,
         runtime=10,
+    params:
+        code=script_code("preprocess.py"),
     script:
         "../scripts/preprocess.py"
 
@@ -137,6 +146,7 @@ rule data_figures:
         mem_mb=1000,
         runtime=10,
     params:
+        code=script_code("data_figures.py"),
         seed=config["seed"],
         per_class=config["figures"]["samples_per_class"],
     script:

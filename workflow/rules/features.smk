@@ -22,6 +22,7 @@ rule features:
         mem_mb=2000,
         runtime=20,
     params:
+        code=script_code("features.py"),
         hog=config["features"]["hog"],
         hue_bins=config["features"]["hue_bins"],
         chunk_size=config["features"]["chunk_size"],

@@ -64,6 +64,7 @@ rule knn_course_data:
         mem_mb=600,
         runtime=3,
     params:
+        code=script_code("knn_course_data.py"),
         course=KNN["course"],
         seed=config["seed"],
     script:
@@ -89,6 +90,7 @@ rule knn_course_methods:
         mem_mb=800,
         runtime=5,
     params:
+        code=script_code("knn_course_methods.py"),
         eval_ks=KNN["course"]["eval_ks"],
         budget=KNN_BUDGET,
     script:
@@ -113,6 +115,7 @@ rule knn_course_cv:
         mem_mb=700,
         runtime=3,
     params:
+        code=script_code("knn_course_cv.py"),
         ks=KNN["course"]["cv_ks"],
         num_folds=KNN["course"]["num_folds"],
         budget=KNN_BUDGET,
@@ -137,6 +140,7 @@ rule knn_course_best:
         mem_mb=500,
         runtime=2,
     params:
+        code=script_code("knn_course_best.py"),
         budget=KNN_BUDGET,
     script:
         "../scripts/knn_course_best.py"
@@ -165,6 +169,7 @@ rule knn_full:
         mem_mb=1600,
         runtime=5,
     params:
+        code=script_code("knn_full.py"),
         full=KNN["full"],
         budget=KNN_BUDGET,
     script:
@@ -186,6 +191,8 @@ rule knn_full_table:
     resources:
         mem_mb=300,
         runtime=2,
+    params:
+        code=script_code("knn_full_table.py"),
     script:
         "../scripts/knn_full_table.py"
 
@@ -208,6 +215,7 @@ rule knn_transform:
         mem_mb=500,
         runtime=3,
     params:
+        code=script_code("knn_transform.py"),
         dtype=KNN["questions"]["transform_dtype"],
         budget=KNN_BUDGET,
     script:
@@ -230,6 +238,7 @@ rule knn_timing:
         mem_mb=1200,
         runtime=3,
     params:
+        code=script_code("knn_timing.py"),
         q=KNN["questions"],
         budget=KNN_BUDGET,
     script:

@@ -1,26 +1,25 @@
-"""Parse verified raw files into one compressed .npz per dataset plus provenance."""
+"""Parse verified raw files into one compressed .npz per dataset plus provenance.
+
+A raw file that fails to parse (or fails the archive safety checks) is removed with its
+provenance (nplab_io.rawdata), so the next run downloads it again."""
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from nplab_io.atomic import save_npz_atomic, write_json_atomic
 from nplab_io.checksums import sha256_file
-from nplab_io.formats import load_mnist, read_cifar_binary_tar
 from nplab_io.jobs import run_job
+from nplab_io.rawdata import load_raw_dataset
 
 
 def main(sm, log):
     ds = sm.wildcards.dataset
-    files = [Path(f) for f in sm.input.files]
+    arrays = load_raw_dataset(ds, sm.input.files)
     if ds == "mnist":
-        arrays = load_mnist(files[0].parent)
         class_names = [str(i) for i in range(10)]
     else:
-        with tempfile.TemporaryDirectory(dir=Path(sm.output.npz).parent) as tmp:
-            arrays = read_cifar_binary_tar(files[0], tmp)
         class_names = list(arrays.pop("label_names"))
     out = {k: arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     for k in ("x_train", "x_test"):
