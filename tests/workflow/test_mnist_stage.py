@@ -17,6 +17,7 @@ from conftest import ROOT, run_snakemake
 
 from nplab.layers import weight_grad
 from nplab.perceptron import Perceptron
+from nplab_io.evidence import load_registry, render_answer
 from nplab_io.mnist import (
     best_per_group,
     epochs_to_reach,
@@ -70,6 +71,9 @@ QUESTIONS = {
         "faithful_SGD_updates",
         "faithful_furthest_at_budget",
         "tuned_furthest_at_budget",
+        "faithful_furthest_per_epoch",
+        "faithful_BGD_val_at_common_epochs",
+        "timing_noise",
     ],
     "mnist-5": [
         "momentum_effective_mean_lr",
@@ -80,6 +84,10 @@ QUESTIONS = {
         "adam_gap_stated_lr",
         "adam_gap_10x_step",
         "Adam 10x step_faithful_test_acc",
+        "momentum_lr",
+        "plain_lr",
+        "momentum",
+        "rmsprop_decay",
     ],
     "mnist-6": [
         "L1+Adagrad_frac_near_zero",
@@ -513,8 +521,10 @@ def test_mnist_best_and_figures(results):
 @pytest.mark.parametrize("qid", sorted(QUESTIONS))
 def test_mnist_question_evidence(results, qid):
     ev = json.loads((results / "questions" / f"{qid}.json").read_text())
-    assert ev["id"] == qid and ev["question"] and ev["source"]
-    assert isinstance(ev["finding"], str) and len(ev["finding"]) > 100
+    assert ev["question"] == qid and "finding" not in ev  # the prose is in the registry
+    (entry,) = [q for q in load_registry(ROOT / "report" / "questions") if q["id"] == qid]
+    finding = render_answer({"answer": entry["finding"]}, ev)
+    assert len(finding) > 100 and str(finding) in str(render_answer(entry, ev))
     assert ev["figures"] == [f"figures/questions/{qid}.png"]
     assert (results / ev["figures"][0]).is_file()
     for key in QUESTIONS[qid]:
@@ -535,6 +545,10 @@ def test_mnist_question_specifics(results):
         assert 0.0 <= ev["mnist-3"][k] <= 1.0
     m5 = ev["mnist-5"]
     assert m5["momentum_effective_mean_lr"] == pytest.approx(m5["plain_mean_lr"])
+    assert m5["momentum_same_step"] is True
+    m4 = ev["mnist-4"]
+    assert m4["faithful_furthest_per_epoch"] in ("BGD", "MBGD", "SGD", None)
+    assert m4["timing_noise"] >= m4["timing_noise_floor"] > 0
     m6 = ev["mnist-6"]
     for v in m6["variants"]:
         assert 0.0 <= m6[f"{v}_frac_near_zero"] <= 1.0

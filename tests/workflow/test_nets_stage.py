@@ -12,6 +12,9 @@ import yaml
 from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
 
+from nplab_io.evidence import load_registry, render_answer
+from nplab_io.evidence.registry import answer_environment
+
 TABLES = [
     "twolayer_default",
     "twolayer_search",
@@ -38,7 +41,8 @@ FIGURES = [
     "dropout_curves",
     "fc_best_curves",
 ]
-# question id -> keys its evidence must hold (besides id, source, figures, finding)
+REGISTRY = {q["id"]: q for q in load_registry(ROOT / "report" / "questions")}
+# question id -> keys its evidence must hold (besides question and figures)
 QUESTIONS = {
     "twolayer-1": [
         "sigmoid_grad_max",
@@ -239,9 +243,12 @@ def test_step_sizes(results):
 @pytest.mark.parametrize("qid", sorted(QUESTIONS))
 def test_question_evidence(results, qid):
     ev = json.loads((results / "questions" / f"{qid}.json").read_text())
-    assert ev["id"] == qid
-    assert ev["source"].startswith("CS231n")
-    assert isinstance(ev["finding"], str) and len(ev["finding"]) > 50
+    q = REGISTRY[qid]
+    assert ev["question"] == qid and q["family"] == "nets"
+    assert q["source"].startswith("CS231n")
+    assert "finding" not in ev  # prose lives in the registry's templates
+    finding = answer_environment().from_string(q["finding"]).render(ev=ev)
+    assert len(finding) > 50 and len(render_answer(q, ev)) > len(finding)
     assert ev["figures"] and all((results / f).is_file() for f in ev["figures"])
     for key in QUESTIONS[qid]:
         assert key in ev, (qid, key)

@@ -3,8 +3,9 @@
 # The training runs are jobs of runs.smk (config `experiments:` mnist_<t> = the write-up's
 # settings with summed gradients, mnist_tuned_<t> = mean-reduced gradients with an lr grid,
 # mnist_best, mnist_extras_*); this file joins them with the write-up's numbers
-# (report/reference/seed_results.csv) into results/mnist/<t>.csv, draws the figures, writes
-# the evidence for questions mnist-1..6 and the extras tables/figures.
+# (report/reference/seed_results.csv) into results/mnist/<t>.csv, draws the figures and the
+# extras tables/figures. Questions mnist-1..6 are entries of report/questions/mnist.yaml
+# (rules in questions.smk).
 # Resources are sized from results/benchmarks/mnist/ of a full-config run on 2 cores (shared
 # machine): tables 1-2 s / 80 MB, figures and questions 2-6 s / 130 MB, the perceptron
 # (reads scaled.npz) 5 s / 220 MB. The 58 training runs of the mnist_* tables took 2,851
@@ -44,21 +45,6 @@ MNIST_FIGURES = {
     "batching_time": ["batching"],
     "optimizer_curves": ["optimizers"],
     "regularization_curves": ["regularization"],
-}
-# question id -> the write-up tables it needs
-MNIST_QUESTIONS = {
-    "mnist-1": ["depth"],
-    "mnist-2": ["loss"],
-    "mnist-3": ["activation"],
-    "mnist-4": ["batching"],
-    "mnist-5": ["optimizers"],
-    "mnist-6": ["regularization"],
-}
-MNIST_QSETTINGS = {
-    "mnist-1": {"plateau_acc": 0.5},
-    "mnist-2": {"targets": [0.5, 0.8, 0.9]},
-    "mnist-4": {"target_acc": 0.9},
-    "mnist-6": {"zero_tol": 1.0e-3, "bins": 80},
 }
 EXTRAS = {
     "schedules": "mnist_extras_schedules",
@@ -102,17 +88,13 @@ def mnist_targets():
     for fig, names in MNIST_FIGURES.items():
         if _mnist_has(names):
             out += _mnist_figs(MNIST_FIG, fig)
-    for qid, names in MNIST_QUESTIONS.items():
-        if _mnist_has(names):
-            out.append(f"{RESULTS}/questions/{qid}.json")
-            out += _mnist_figs(Q_FIG, qid)
     for name, table in EXTRAS.items():
         if table in EXPERIMENTS:
             out.append(f"{EXTRAS_DIR}/{name}.csv")
             out += _mnist_figs(EXTRAS_FIG, name)
     out.append(f"{EXTRAS_DIR}/perceptron.csv")
     out += _mnist_figs(EXTRAS_FIG, "perceptron")
-    return out
+    return out + family_question_targets("mnist")
 
 
 STAGE_TARGETS.append(mnist_targets)
@@ -143,6 +125,7 @@ rule mnist_table:
         mem_mb=300,
         runtime=3,
     params:
+        code=script_code("mnist_table.py"),
         name=lambda wc: wc.name,
         tables=lambda wc: list(MNIST_TABLES[wc.name]),
         extra_rows=lambda wc: MNIST_EXTRA_ROWS.get(wc.name, []),
@@ -168,6 +151,8 @@ rule mnist_best_table:
     resources:
         mem_mb=300,
         runtime=3,
+    params:
+        code=script_code("mnist_best.py"),
     script:
         "../scripts/mnist_best.py"
 
@@ -204,65 +189,12 @@ rule mnist_figure:
         mem_mb=400,
         runtime=3,
     params:
+        code=script_code("mnist_figures.py"),
         names=lambda wc: MNIST_FIGURES[wc.fig],
         tables=lambda wc: {n: list(MNIST_TABLES[n]) for n in MNIST_FIGURES[wc.fig]},
         runs=lambda wc: _mnist_runs([t for n in MNIST_FIGURES[wc.fig] for t in MNIST_TABLES[n]]),
     script:
         "../scripts/mnist_figures.py"
-
-
-def _mnist_question_inputs(qid):
-    def inputs(wc):
-        names = MNIST_QUESTIONS[qid]
-        out = {
-            "tables": _mnist_table_files(names),
-            "joined": [f"{MNIST_DIR}/{n}.csv" for n in names],
-        }
-        faithful, tuned = MNIST_TABLES[names[0]]
-        if qid in ("mnist-1", "mnist-3"):
-            out["history"] = _mnist_run_files(faithful, "history.npz")
-        elif qid == "mnist-4":
-            out["timing"] = _mnist_run_files(faithful, "timing.json") + _mnist_run_files(
-                tuned, "timing.json"
-            )
-        elif qid == "mnist-6":
-            out["params"] = _mnist_run_files(faithful, "params.npz")
-        return out
-
-    return inputs
-
-
-for _qid in MNIST_QUESTIONS:
-
-    rule:
-        name:
-            "question_" + _qid.replace("-", "_")
-        input:
-            unpack(_mnist_question_inputs(_qid)),
-        output:
-            json=f"{RESULTS}/questions/{_qid}.json",
-            fig=report(
-                _mnist_figs(Q_FIG, _qid),
-                caption="../../report/captions/mnist_question.rst",
-                category="Questions",
-                subcategory=_qid,
-            ),
-        log:
-            f"{MNIST_LOGS}/question_{_qid}.log",
-        benchmark:
-            f"{MNIST_BENCH}/question_{_qid}.tsv"
-        threads: 1
-        resources:
-            mem_mb=400,
-            runtime=3,
-        params:
-            qid=_qid,
-            names=MNIST_QUESTIONS[_qid],
-            tables={n: list(MNIST_TABLES[n]) for n in MNIST_QUESTIONS[_qid]},
-            runs=_mnist_runs([t for n in MNIST_QUESTIONS[_qid] for t in MNIST_TABLES[n]]),
-            settings=MNIST_QSETTINGS.get(_qid, {}),
-        script:
-            "../scripts/mnist_questions.py"
 
 
 def _extras_inputs(wc):
@@ -302,6 +234,7 @@ rule extras_table:
         mem_mb=400,
         runtime=3,
     params:
+        code=script_code("extras_tables.py"),
         extra=lambda wc: wc.extra,
         table=lambda wc: EXTRAS[wc.extra],
         runs=lambda wc: _mnist_runs([EXTRAS[wc.extra]])[EXTRAS[wc.extra]],
@@ -331,6 +264,7 @@ rule extras_perceptron:
         mem_mb=800,
         runtime=3,
     params:
+        code=script_code("extras_perceptron.py"),
         settings=EXTRAS_PERCEPTRON,
     script:
         "../scripts/extras_perceptron.py"

@@ -10,6 +10,7 @@ for _q in QUESTIONS_ON.values():
         input:
             **question_inputs(_q),
         output:
+            **question_extra_outputs(_q),
             json=f"{RESULTS}/questions/{_q['id']}.json",
             fig=report(
                 question_figures(_q["id"]),
@@ -17,7 +18,6 @@ for _q in QUESTIONS_ON.values():
                 category="Questions",
                 subcategory=_q["id"],
             ),
-            **question_extra_outputs(_q),
         log:
             f"{LOGS}/questions/{_q['id']}.log",
         benchmark:
@@ -34,6 +34,9 @@ for _q in QUESTIONS_ON.values():
             runs=question_runs(_q),
             settings=question_settings(_q),
             caption=_q["caption"],
+            code=script_code(
+                "question.py", modules=[f"nplab_io.evidence.{_q['family']}"], dynamic=False
+            ),
         script:
             "../scripts/question.py"
 
