@@ -1,20 +1,28 @@
 """Build the lab report: one self-contained HTML file (Jinja2 template, autoescaped;
-figures embedded as base64 PNG; CSS inline; no external URL).
+figures embedded as data URIs, each the smallest of a faithful PNG, a lossless WebP and
+its SVG; CSS and a few lines of script inline; no external URL).
 
-Sections, their figures/tables and the questions come from report/sections.yaml and
-the question registry report/questions/*.yaml; every number comes from this run's outputs under ``results/``.
+"Results at a glance" (sections.yaml's ``glance:`` rows and the run's facts) comes first;
+then the sections, their figures/tables and the questions from report/sections.yaml and
+the question registry report/questions/*.yaml. Every number comes from this run's outputs
+under ``results/``; references and goals from report/reference/.
 Used by workflow/scripts/report.py.
 """
 
 import base64
 import glob
+import io
 import json
 import math
+import os
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import jinja2
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -39,10 +47,6 @@ PINNED = [
 def _read_json(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def _png(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _caption(path: Path) -> str:
@@ -70,17 +74,103 @@ class Outputs:
         return [Path(p) for p in sorted(glob.glob(str(self.root / pattern))) if self.shows(p)]
 
 
-def figures(results: Path, patterns) -> list[dict]:
-    out, seen = [], set()
+# --------------------------------------------------------------------------- figures
+# A figure wider than this (pixels at the figures' 110 dpi) or with side-by-side panels
+# spans the page: in a half-width card its text would shrink below ~60%.
+WIDE_MIN_PX = 850
+WIDE_MIN_ASPECT = 2.0
+# The widest image kept: a full-width card is ~1,100 CSS px, the zoomed view up to this.
+MAX_PX = 1400
+# A 256-colour palette within 40 dB PSNR of the original looks identical (line plots, heat
+# maps) and is ~3x smaller; photo grids (samples, templates) miss it and stay lossless.
+FAITHFUL_MSE = 255**2 / 1e4
+_SVG_SAFE = " =:/;,.-_()!*~+$@?[]{}"  # kept literally; quotes, <, >, &, # and newlines encoded
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _encoded(im, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _small_raster(png: Path) -> tuple[str, tuple[int, int]]:
+    """The PNG at display resolution, as the smaller of a faithful 256-colour PNG and a
+    lossless WebP (data URI), and its original pixel size."""
+    from PIL import Image  # Pillow is a dependency of matplotlib
+
+    with Image.open(png) as src:
+        size = src.size
+        rgba = src.convert("RGBA")
+    im = Image.new("RGB", rgba.size, "white")
+    im.paste(rgba, mask=rgba.getchannel("A"))
+    if im.width > MAX_PX:
+        im = im.resize((MAX_PX, round(im.height * MAX_PX / im.width)), Image.Resampling.LANCZOS)
+    pal = im.quantize(256, method=Image.Quantize.MEDIANCUT)
+    diff = np.asarray(im, np.int32) - np.asarray(pal.convert("RGB"), np.int32)
+    if float(np.mean(diff * diff)) <= FAITHFUL_MSE:
+        return _data_uri("image/png", _encoded(pal, "PNG")), size
+    webp = _encoded(im, "WEBP", lossless=True, quality=50, method=2)
+    return _data_uri("image/webp", webp), size
+
+
+def _svg_uri(svg: Path) -> str:
+    return "data:image/svg+xml," + quote(svg.read_text(encoding="utf-8"), safe=_SVG_SAFE)
+
+
+def _svg_size(svg: Path) -> tuple[int, int] | None:
+    """An SVG's size in pixels at the PNGs' 110 dpi (matplotlib writes it in pt)."""
+    m = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg.read_text(encoding="utf-8")[:2000])
+    return (round(float(m[1]) * 110 / 72), round(float(m[2]) * 110 / 72)) if m else None
+
+
+def embed_figure(results: "Outputs", path: Path) -> dict | None:
+    """One figure for the page: the smallest of its PNG (at display resolution) and its SVG
+    sibling, and whether it spans the page. None when neither file is part of this run."""
+    png, svg = path.with_suffix(".png"), path.with_suffix(".svg")
+    uris, size = [], None
+    if results.shows(png):
+        small, size = _small_raster(png)
+        uris.append(small)
+        if size[0] <= MAX_PX:
+            uris.append(_data_uri("image/png", png.read_bytes()))
+    if results.shows(svg):
+        uris.append(_svg_uri(svg))
+        size = size or _svg_size(svg)
+    if not uris:
+        return None
+    w, h = size or (0, 0)
+    return {
+        "src": min(uris, key=len),
+        "caption": _caption(path),
+        "path": str(path.relative_to(results.root)),
+        "width": w or None,
+        "height": h or None,
+        "wide": bool(w and h and (w >= WIDE_MIN_PX or w / h >= WIDE_MIN_ASPECT)),
+    }
+
+
+def figures(results: "Outputs", patterns, skip=()) -> list[dict]:
+    """The figures matching ``patterns`` (PNG or SVG; one per stem), minus ``skip`` stems."""
+    out, seen = [], {results.root / s for s in skip}
     for pat in patterns or []:
         for p in results.glob_current(pat):
-            if p.suffix != ".png" or p in seen:
+            stem = p.with_suffix("")
+            if p.suffix not in (".png", ".svg") or stem in seen:
                 continue
-            seen.add(p)
-            out.append(
-                {"src": _png(p), "caption": _caption(p), "path": str(p.relative_to(results.root))}
-            )
+            seen.add(stem)
+            fig = embed_figure(results, p)
+            if fig:
+                out.append(fig)
     return out
+
+
+# --------------------------------------------------------------------------- tables
+# Longer tables are collapsed (<details>, with their row count) below their summary.
+COLLAPSE_ROWS = 15
 
 
 def _fmt_cell(v):
@@ -91,25 +181,51 @@ def _fmt_cell(v):
     return v
 
 
+def _sort_key(v) -> str | None:
+    """The number a sortable column orders by (the shown text is rounded or formatted)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return None
+    return None if math.isnan(float(v)) else repr(float(v))
+
+
 def html_table(df: pd.DataFrame, max_rows: int = 40) -> dict:
-    """A DataFrame as a dict the template renders (escaped by Jinja)."""
+    """A DataFrame as a dict the template renders (escaped by Jinja): each cell is
+    (shown text, sort key or None); ``numeric`` marks the columns that are all numbers."""
     n = len(df)
     df = df.head(max_rows)
+    rows = [[(_fmt_cell(v), _sort_key(v)) for v in row] for row in df.itertuples(index=False)]
+    numeric = [
+        any(r[i][1] is not None for r in rows)
+        and all(r[i][1] is not None or r[i][0] == "" for r in rows)
+        for i in range(len(df.columns))
+    ]
+    # a column of long text gets room to wrap in lines, not single words
+    prose = [any(len(str(r[i][0])) > 40 for r in rows) for i in range(len(df.columns))]
     return {
         "columns": [str(c) for c in df.columns],
-        "rows": [[_fmt_cell(v) for v in row] for row in df.itertuples(index=False)],
+        "numeric": numeric,
+        "prose": prose,
+        "rows": rows,
+        "n": n,
         "truncated": n - len(df),
+        "collapsed": n > COLLAPSE_ROWS,
     }
 
 
-def csv_tables(results: Path, patterns, max_rows) -> list[dict]:
+def csv_tables(results: Outputs, entries, max_rows) -> list[dict]:
+    """The CSVs of a section's ``tables:`` entries, each a glob or ``{file: glob, columns:
+    [...]}`` (the columns shown; the CSV keeps them all). Of each glob's matches, the
+    summaries come first."""
     out = []
-    for pat in patterns or []:
-        for p in results.glob_current(pat):
+    for entry in entries or []:
+        pat, cols = (entry, None) if isinstance(entry, str) else (entry["file"], entry["columns"])
+        paths = sorted(results.glob_current(pat), key=lambda p: "summary" not in p.stem)
+        for p in paths:
             df = pd.read_csv(p)
+            df = df[[c for c in cols if c in df.columns]] if cols else df
             t = html_table(df, max_rows)
-            t["title"] = Path(p).stem.replace("_", " ")
-            t["path"] = str(Path(p).relative_to(results.root))
+            t["title"] = p.stem.replace("_", " ")
+            t["path"] = str(p.relative_to(results.root))
             out.append(t)
     return out
 
@@ -148,56 +264,170 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
     return out
 
 
-# --------------------------------------------------------------------------- sections
-def comparison_rows(results: Path, spec_dir: Path, rows) -> pd.DataFrame:
+# --------------------------------------------------------------------------- our numbers
+class References:
+    """report/reference/: the course's and literature's numbers (anchors.csv), the
+    write-ups' (seed_results.csv) and the lab's goals (goals.csv)."""
+
+    def __init__(self, spec_dir: Path):
+        spec_dir = Path(spec_dir)
+        self.anchors = pd.read_csv(spec_dir / "anchors.csv")
+        seeds = spec_dir / "seed_results.csv"
+        self.seeds = pd.read_csv(seeds, dtype=str) if seeds.exists() else pd.DataFrame()
+        goals = spec_dir / "goals.csv"
+        self.goals = pd.read_csv(goals).set_index("goal") if goals.exists() else pd.DataFrame()
+
+    def anchor(self, model) -> dict | None:
+        ref = self.anchors[self.anchors["model"] == model]
+        return ref.iloc[0].to_dict() if len(ref) else None
+
+    def writeup(self, selector) -> str:
+        if not selector or not len(self.seeds):
+            return ""
+        sel = self.seeds
+        for col, want in selector.items():
+            sel = sel[sel[col] == str(want)]
+        return (
+            f"{pct(float(sel['test_acc'].iloc[0]))} ({sel['source'].iloc[0]})" if len(sel) else ""
+        )
+
+    def goal(self, name) -> dict | None:
+        if not name:
+            return None
+        if name not in self.goals.index:
+            raise ValueError(f"goal {name!r} is not in report/reference/goals.csv")
+        return self.goals.loc[name].to_dict()
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def our_record(results: Outputs, r) -> dict | None:
+    """The record holding our number for a ``comparison:``/``glance:`` row: the JSON
+    ``file``, or the row of the CSV ``file`` its ``query`` selects (the highest
+    ``best_by`` value when several match: selection on val, never on test)."""
+    src = results / r["file"]
+    if not results.shows(src):
+        return None
+    if src.suffix == ".json":
+        return _read_json(src)
+    df = pd.read_csv(src)
+    if "query" in r:
+        df = df.query(r["query"])
+    if "best_by" in r:
+        df = df.sort_values(r["best_by"], ascending=False, kind="stable")
+    return {k: _plain(v) for k, v in df.iloc[0].items()} if len(df) else None
+
+
+def our_number(record, r):
+    if record is None:
+        return None
+    if "key" in r:
+        val = record
+        for k in r["key"].split("."):
+            val = val.get(k) if isinstance(val, dict) else None
+        return val
+    v = record.get(r["column"])
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def comparison_rows(results: Outputs, refs: References, rows) -> pd.DataFrame:
     """Our number beside the reference (anchors.csv) and the write-up's (seed_results.csv).
 
     Each row of a section's ``comparison:`` list names where our number is (``file`` +
     ``key`` for JSON, or ``file`` + optional ``query`` + ``column`` for CSV), the anchor
     model, and optionally ``writeup:`` — column/value pairs selecting a seed_results row."""
-    anchors = pd.read_csv(spec_dir / "anchors.csv")
-    seeds_path = spec_dir / "seed_results.csv"
-    seeds = pd.read_csv(seeds_path, dtype=str) if seeds_path.exists() else pd.DataFrame()
     out = []
     for r in rows or []:
-        ours = None
-        src = results / r["file"]
-        if results.shows(src):
-            if src.suffix == ".json":
-                val = _read_json(src)
-                for k in r["key"].split("."):
-                    val = val.get(k) if isinstance(val, dict) else None
-                ours = val
-            else:
-                df = pd.read_csv(src)
-                if "query" in r:
-                    df = df.query(r["query"])
-                ours = float(df[r["column"]].iloc[0]) if len(df) else None
-        ref = anchors[anchors["model"] == r.get("anchor")]
-        writeup = ""
-        if r.get("writeup") and len(seeds):
-            sel = seeds
-            for col, want in r["writeup"].items():
-                sel = sel[sel[col] == str(want)]
-            if len(sel):
-                writeup = f"{pct(float(sel['test_acc'].iloc[0]))} ({sel['source'].iloc[0]})"
+        ours = our_number(our_record(results, r), r)
+        ref = refs.anchor(r.get("anchor"))
         out.append(
             {
                 "model": r["model"],
                 "ours": pct(ours) if ours is not None else "not run",
                 "our protocol": r.get("protocol", ""),
-                "write-up": writeup,
-                "reference": pct(float(ref["value"].iloc[0])) if len(ref) else "",
+                "write-up": refs.writeup(r.get("writeup")),
+                "reference": pct(float(ref["value"])) if ref else "",
                 "reference protocol": (
-                    f"{ref['reference'].iloc[0]}, {ref['protocol'].iloc[0]} "
-                    f"({ref['source'].iloc[0]})"
-                )
-                if len(ref)
-                else "",
+                    f"{ref['reference']}, {ref['protocol']} ({ref['source']})" if ref else ""
+                ),
                 "note": r.get("note", ""),
             }
         )
     return pd.DataFrame(out)
+
+
+class _Fields(dict):
+    """A record for str.format_map: a missing field shows as '?' instead of failing."""
+
+    def __missing__(self, key):
+        return "?"
+
+
+def _fill(text: str, record) -> str:
+    try:
+        return text.format_map(_Fields(record or {}))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return text
+
+
+def _reference_note(ref) -> str:
+    """'val · CS231n svm.ipynb': which split the reference is on and where it is from (the
+    section's comparison table gives the whole anchor)."""
+    if not ref:
+        return ""
+    split = "val" if "val" in str(ref["reference"]) else "test"
+    return f"{split} · {str(ref['source']).split(' (')[0]}"
+
+
+def glance_rows(results: Outputs, refs: References, rows, section_ids) -> list[dict]:
+    """The "Results at a glance" rows: one per model family of sections.yaml's ``glance:`` —
+    our number (as ``comparison:`` rows find it), the write-up's, the reference, the goal
+    and the protocol difference (``detail``/``protocol`` may name fields of our record,
+    e.g. "{num_train} train images"). ``optional`` rows are left out until their file exists."""
+    out = []
+    for r in rows or []:
+        record = our_record(results, r)
+        if record is None and r.get("optional"):
+            continue
+        if r["section"] not in section_ids:
+            raise ValueError(f"glance row {r['model']!r}: no section {r['section']!r}")
+        ours = our_number(record, r)
+        ref, goal = refs.anchor(r.get("anchor")), refs.goal(r.get("goal"))
+        out.append(
+            {
+                "model": r["model"],
+                "section": r["section"],
+                "detail": _fill(r.get("detail", ""), record) if record else "",
+                "ours": ours,
+                "writeup": refs.writeup(r.get("writeup")),
+                "reference": float(ref["value"]) if ref else None,
+                "reference_note": _reference_note(ref),
+                "goal": float(goal["min_test_acc"]) if goal else None,
+                "met": None if goal is None or ours is None else ours >= goal["min_test_acc"],
+                "protocol": _fill(r.get("protocol", ""), record) if record else "",
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- sections
+def _data_status(prov: dict) -> str:
+    if prov.get("lossy_mirror"):
+        return "a lossy reconstruction, not the official release"
+    if prov.get("all_official_checksums"):
+        return "the official release (official checksums)"
+    return "checked against a mirror's checksums, not the official ones"
+
+
+def _data_source(prov: dict) -> str:
+    files = prov.get("files", [])
+    mirrors = sorted({f["mirror"] for f in files if f.get("mirror")})
+    if mirrors:
+        return "mirror " + ", ".join(mirrors)
+    hosts = sorted({urlsplit(f["source"]).netloc or f["source"] for f in files})
+    return ", ".join(hosts) or "unknown"
 
 
 def provenance(results: Path) -> list[dict]:
@@ -210,8 +440,11 @@ def provenance(results: Path) -> list[dict]:
         out.append(
             {
                 "dataset": ds,
+                "name": {"mnist": "MNIST", "cifar10": "CIFAR-10"}[ds],
                 "lossy": bool(prov.get("lossy_mirror")),
                 "official": bool(prov.get("all_official_checksums")),
+                "status": _data_status(prov),
+                "source": _data_source(prov),
                 "npz_sha256": prov.get("npz_sha256"),
                 "files": [
                     {
@@ -248,7 +481,7 @@ def performance(results: Path) -> dict:
             }
         )
     if not rows:
-        return {"by_rule": None, "slowest": None, "total_s": 0.0}
+        return {"by_rule": None, "slowest": None, "total_s": 0.0, "jobs": 0}
     df = pd.DataFrame(rows)
     by_rule = (
         df.groupby("rule")
@@ -263,37 +496,65 @@ def performance(results: Path) -> dict:
     )
     slowest = df.sort_values("s", ascending=False).head(15)
     return {
-        "by_rule": html_table(by_rule, 50),
+        "by_rule": html_table(by_rule, 200),
         "slowest": html_table(slowest, 15),
         "total_s": float(df["s"].sum()),
+        "jobs": len(df),
     }
 
 
-def reproducibility(config: dict, root: Path) -> dict:
+def git_commit(root: Path) -> tuple[str, bool]:
+    """HEAD's hash and whether tracked files differ from it ('unknown' outside git)."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD") or "unknown"
+        dirty = commit != "unknown" and bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return commit, dirty
+
+
+def reproducibility(config: dict, commit: tuple[str, bool]) -> dict:
     versions = []
     for name in PINNED:
         try:
             versions.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             versions.append((name, "not installed"))
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            or "unknown"
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
     return {
         "config": yaml.safe_dump(config, sort_keys=True, default_flow_style=None, width=100),
         "versions": versions,
-        "commit": commit,
+        "commit": commit[0],
+        "dirty": commit[1],
         "seed": config.get("seed"),
     }
 
 
-def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
+def run_facts(config, config_name, data, perf, commit) -> dict:
+    """The run's facts above the glance table."""
+    cifar = (config.get("data") or {}).get("cifar10") or {}
+    split = [cifar.get(k) for k in ("num_training", "num_validation", "num_test")]
+    return {
+        "config": config_name or "not recorded",
+        "data": data,
+        "cifar_split": split if all(v is not None for v in split) else None,
+        "job_minutes": perf["total_s"] / 60,
+        "jobs": perf["jobs"],
+        # the machine's, not Snakemake's --cores: that is not recorded in any output
+        "cpus": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "commit": commit[0],
+        "dirty": commit[1],
+    }
+
+
+def answer(q: dict, results: Outputs, env: jinja2.Environment) -> dict:
     path = results / "questions" / f"{q['id']}.json"
     # an answer whose evidence is not part of this config's DAG is disabled, even when an
     # earlier run's file is still on disk
@@ -302,6 +563,7 @@ def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
         "title": q["title"],
         "source": q["source"],
         "figures": [],
+        "figure_stems": [],
         "missing": False,
     }
     if not results.shows(path):
@@ -320,13 +582,9 @@ def answer(q: dict, results: Path, env: jinja2.Environment) -> dict:
     except Exception as exc:  # a template/evidence mismatch must not break the report
         text = f"(The prepared answer could not be rendered: {type(exc).__name__}.) " + _generic(ev)
     out["text"] = text
-    figs = [f for f in ev.get("figures", []) if str(f).endswith(".png")]
-    figs += [
-        str(Path(f).with_suffix(".png"))
-        for f in ev.get("figures", [])
-        if str(f).endswith(".svg") and str(Path(f).with_suffix(".png")) not in figs
-    ]
+    figs = [str(f) for f in ev.get("figures", []) if str(f).endswith((".png", ".svg"))]
     out["figures"] = figures(results, figs)
+    out["figure_stems"] = [str(Path(f).with_suffix("")) for f in figs]
     return out
 
 
@@ -342,6 +600,30 @@ def _generic(ev: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def _section(s, results, refs, qby, env, max_rows) -> dict:
+    answers = [answer(qby[qid], results, env) for qid in s.get("questions", [])]
+    # a figure an answer shows is not repeated among the section's figures
+    shown = [stem for a in answers for stem in a["figure_stems"]]
+    return {
+        "id": s["id"],
+        "title": s["title"],
+        "intro": s.get("intro", ""),
+        "figures": figures(results, s.get("figures"), skip=shown),
+        "tables": csv_tables(results, s.get("tables"), max_rows),
+        "experiments": experiment_tables(results, s.get("experiments"), max_rows),
+        "answers": answers,
+        "comparison": (
+            html_table(comparison_rows(results, refs, s["comparison"]), 50)
+            if s.get("comparison")
+            else None
+        ),
+        "provenance": None,
+        "performance": None,
+        "repro": None,
+        "commands": [],
+    }
+
+
 def build_report(
     *,
     results,
@@ -352,57 +634,51 @@ def build_report(
     template,
     css_file,
     config,
+    script_file=None,
+    config_name=None,
     max_rows=40,
     current_outputs=None,
     log=None,
 ) -> str:
     """The report's HTML text (see the module docstring)."""
-    results, root, spec_dir = Outputs(results, current_outputs), Path(root), Path(spec_dir)
+    results, root, refs = Outputs(results, current_outputs), Path(root), References(spec_dir)
     sections_cfg = yaml.safe_load(Path(sections_file).read_text(encoding="utf-8"))
     questions = load_registry(questions_dir)
-    env = answer_environment()
     qby = {q["id"]: q for q in questions}
-    max_rows = int(max_rows)
-    sections = []
-    for s in sections_cfg["sections"]:
-        sec = {
-            "id": s["id"],
-            "title": s["title"],
-            "intro": s.get("intro", ""),
-            "figures": figures(results, s.get("figures")),
-            "tables": csv_tables(results, s.get("tables"), max_rows),
-            "experiments": experiment_tables(results, s.get("experiments"), max_rows),
-            "answers": [answer(qby[qid], results, env) for qid in s.get("questions", [])],
-            "comparison": None,
-            "provenance": None,
-            "performance": None,
-            "repro": None,
-            "commands": [],
-        }
-        if s.get("comparison"):
-            sec["comparison"] = html_table(comparison_rows(results, spec_dir, s["comparison"]), 50)
-        if s["id"] == "data":
-            sec["provenance"] = provenance(results)
-        if s["id"] == "performance":
-            sec["performance"] = performance(results)
-        if s["id"] == "reproducibility":
-            sec["repro"] = reproducibility(dict(config), root)
-            sec["commands"] = sections_cfg.get("commands", [])
-        sections.append(sec)
     listed = {qid for s in sections_cfg["sections"] for qid in s.get("questions", [])}
     unlisted = sorted(set(qby) - listed)
     if unlisted:
         raise ValueError(f"{questions_dir}: questions not placed in any section: {unlisted}")
+    env = answer_environment()
+    data, perf, commit = provenance(results), performance(results), git_commit(root)
+    sections = []
+    for s in sections_cfg["sections"]:
+        sec = _section(s, results, refs, qby, env, int(max_rows))
+        if s["id"] == "data":
+            sec["provenance"] = data
+        if s["id"] == "performance":
+            sec["performance"] = perf
+        if s["id"] == "reproducibility":
+            sec["repro"] = reproducibility(dict(config), commit)
+            sec["commands"] = sections_cfg.get("commands", [])
+        sections.append(sec)
+    ids = {s["id"]: s["title"] for s in sections}
+    glance = {
+        "rows": glance_rows(results, refs, sections_cfg.get("glance"), ids),
+        "facts": run_facts(dict(config), config_name, data, perf, commit),
+        "note": sections_cfg.get("glance_note", ""),
+    }
     tmpl_env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(template).parent), autoescape=True
     )
     tmpl_env.filters.update(pct=pct, num=num)
-    css = Path(css_file).read_text(encoding="utf-8")
     html = tmpl_env.get_template(Path(template).name).render(
         title=sections_cfg["title"],
         subtitle=sections_cfg.get("subtitle", ""),
+        glance=glance,
         sections=sections,
-        css=css,
+        css=Path(css_file).read_text(encoding="utf-8"),
+        script=Path(script_file or Path(template).parent / "report.js").read_text(encoding="utf-8"),
         n_questions=len(questions),
         n_missing=sum(a["missing"] for s in sections for a in s["answers"]),
     )
@@ -411,6 +687,6 @@ def build_report(
             "report: %d sections, %d questions, %.1f MB",
             len(sections),
             len(questions),
-            len(html) / 1e6,
+            len(html.encode("utf-8")) / 1e6,
         )
     return html

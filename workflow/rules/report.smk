@@ -10,6 +10,12 @@ def report_config():
     return shown
 
 
+def config_name():
+    """The config file(s) this run was given (--configfile), else the default one."""
+    given = [Path(f).name for f in workflow.overwrite_configfiles or []]
+    return ", ".join(given) or "config.yaml"
+
+
 def report_inputs():
     """Every other stage's final targets (this file is included last)."""
     return all_targets()
@@ -21,10 +27,12 @@ rule report:
         results=report_inputs(),
         template=f"{REPO}/report/templates/lab_report.html.j2",
         css=f"{REPO}/report/templates/report.css",
+        script=f"{REPO}/report/templates/report.js",
         sections=f"{REPO}/report/sections.yaml",
         questions=sorted(glob.glob(f"{REPO}/report/questions/*.yaml")),
         anchors=f"{REPO}/report/reference/anchors.csv",
         seed_results=f"{REPO}/report/reference/seed_results.csv",
+        goals=f"{REPO}/report/reference/goals.csv",
     output:
         html=report(
             f"{RESULTS}/report/lab_report.html",
@@ -40,12 +48,15 @@ rule report:
         mem_mb=1500,
         runtime=10,
     params:
+        code=script_code("report.py"),
         results=RESULTS,
         root=workflow.basedir,
         questions_dir=f"{REPO}/report/questions",
         spec_dir=f"{REPO}/report/reference",
         config=report_config(),
-        max_rows=40,
+        config_name=config_name(),
+        # long tables are collapsed and sortable: show them whole up to this many rows
+        max_rows=200,
     script:
         "../scripts/report.py"
 
