@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from answer_checks import answer_problems
 
 from nplab_io.evidence import check_evidence, extras, load_registry, render_answer
 
@@ -46,6 +47,7 @@ def test_uat_1_answer_renders(evidence):
     public = {k: v for k, v in evidence.items() if not k.startswith("_")}
     check_evidence(public)
     text = render_answer(REGISTRY["uat-1"], public)
-    assert text.startswith("One hidden layer suffices") and "{{" not in text
+    assert text.startswith("With enough threshold units one hidden layer approximates any")
+    assert answer_problems(REGISTRY["uat-1"], text, numbers=False) == [], text
     fig = extras.plot_uat_1(evidence, None)
     assert len(fig.axes) == 2 * (len(SMALL["widths"]) + 1)  # regions per width + a curve

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from answer_checks import answer_problems
 
 from nplab_io.evidence import QuestionData, load_registry, render_answer
 from nplab_io.evidence import mnist as ev_mnist
@@ -353,8 +354,9 @@ def test_mnist_4_verdict_does_not_flip_with_timing_noise(tmp_path):
     assert a["faithful_furthest_per_epoch"] == "SGD" and a["faithful_furthest_at_budget"] is None
     texts = [render_answer(REGISTRY["mnist-4"], ev) for ev in (a, b)]
     for text in texts:
-        assert "the difference is within timing noise with the write-up's settings" in text
-        assert "SGD gets furthest with the write-up's settings" in text
+        assert text.startswith("No method gets clearly furthest for the time spent at the write-up")
+        same_work = "For the same work, 2 epochs computing every example's gradient as often,"
+        assert f"{same_work} SGD gets furthest (" in " ".join(text.split())
 
 
 def test_mnist_4_a_clear_lead_in_time_is_named(tmp_path):
@@ -362,8 +364,8 @@ def test_mnist_4_a_clear_lead_in_time_is_named(tmp_path):
     ev = _compute("mnist-4", _batching_data(tmp_path, times, times))
     assert ev["timing_noise"] == 0.1
     assert ev["faithful_furthest_at_budget"] == "BGD"
-    assert "BGD gets furthest with the write-up's settings" in render_answer(
-        REGISTRY["mnist-4"], ev
+    assert render_answer(REGISTRY["mnist-4"], ev).startswith(
+        "BGD gets furthest for the time spent at the write-up's settings"
     )
 
 
@@ -398,7 +400,8 @@ def test_mnist_5_without_the_diagnostic_run(tmp_path):
     joined[joined["variant"] != "Adam 10x step"].to_csv(data.path("joined"), index=False)
     ev = _compute("mnist-5", data)
     assert "adam_10x_lr" not in ev
-    assert "Adam without bias correction at" not in render_answer(REGISTRY["mnist-5"], ev)
+    text = render_answer(REGISTRY["mnist-5"], ev)
+    assert "Our Adam (no bias correction)" not in text and "step (the first moment" not in text
 
 
 # --------------------------------------------------------------------------- mnist-6
@@ -428,15 +431,17 @@ FIXTURES = {
 }
 
 
-def test_every_mnist_answer_and_finding_renders_against_its_evidence(tmp_path):
+def test_every_mnist_answer_renders_against_its_evidence(tmp_path):
     assert sorted(REGISTRY) == sorted(FIXTURES)
     for qid, q in REGISTRY.items():
         ev = _compute(qid, FIXTURES[qid](tmp_path / qid))
         public = json.loads(json.dumps({k: v for k, v in ev.items() if not k.startswith("_")}))
-        finding = render_answer({"answer": q["finding"]}, public)
+        assert "finding" not in q  # one text, said once
         text = render_answer(q, public)
-        assert len(finding) > 300 and str(finding) in str(text), qid
+        assert len(text) > 300, qid
         assert "None" not in text and "{" not in text, qid
+        # the fixture's small numbers collide by chance: test_answers.py checks the numbers
+        assert answer_problems(q, text, numbers=False) == [], (qid, text)
 
 
 def test_every_mnist_figure_draws(tmp_path):

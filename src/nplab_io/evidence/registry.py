@@ -2,11 +2,12 @@
 
 Fields of a registry entry (``report/questions/README.md`` explains them for authors):
 ``id``, ``title``, ``source``, ``needs`` (what must be enabled, in words), ``caption``
-(Snakemake report), ``answer`` and optional ``finding`` (Jinja over ``ev``, the evidence);
-for its rule: ``tables`` (experiment tables; the question exists only when all are
-enabled), ``table_files``, ``run_files`` (per-run files of the tables), ``inputs`` (other
-files under results/), ``outputs`` (extra files it writes), ``settings``,
-``config_settings`` (settings read from the validated config), ``resources``.
+(Snakemake report), ``answer`` and optional ``finding`` (Jinja over ``ev``, the evidence),
+optional ``max_words`` (the rendered answer's length limit, checked by the tests); for its
+rule: ``tables`` (experiment tables; the question exists only when all are enabled),
+``table_files``, ``run_files`` (per-run files of the tables), ``inputs`` (other files under
+results/), ``outputs`` (extra files it writes), ``settings``, ``config_settings`` (settings
+read from the validated config), ``resources``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
 REQUIRED_KEYS = ("id", "title", "source", "needs", "caption", "answer")
 OPTIONAL_KEYS = (
     "finding",
+    "max_words",
     "tables",
     "table_files",
     "run_files",
@@ -77,6 +79,9 @@ def _check_entry(path: Path, q) -> None:
     unknown = sorted(set(q) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         raise ValueError(f"{path}: question {q['id']!r} has unknown field(s) {unknown}")
+    limit = q.get("max_words", 1)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"{path}: question {q['id']!r}: max_words must be a positive integer")
 
 
 def has_evidence_module(family: str) -> bool:
