@@ -21,6 +21,7 @@ include: "workflow/rules/runs.smk"
 include: "workflow/rules/nets.smk"
 include: "workflow/rules/linear.smk"
 include: "workflow/rules/mnist.smk"
+include: "workflow/rules/cnn.smk"
 include: "workflow/rules/questions.smk"
 include: "workflow/rules/report.smk"  # last: it gathers every stage's targets
 

@@ -164,3 +164,11 @@ def test_longest_runs_start_first_and_two_thread_jobs_before_them(workdir):
     assert train[fc_best] == max(train.values()) > 0
     assert train[exp["svm_course"][0]["run"]] == 0
     assert prio[("features", None)] == prio[("knn_full", "l1")] == 100 > max(train.values())
+    # cnn runs: one job per distinct run; the two-thread best CNN beside the other
+    # two-thread jobs, the one-epoch 49,000-image run above a 100-image sanity run
+    cnn = {run: p for (rule, run), p in prio.items() if rule == "train_cnn"}
+    cnn_runs = {r["run"] for t, recs in exp.items() if t.startswith("cnn_") for r in recs}
+    assert set(cnn) == cnn_runs and len(cnn_runs) >= 40
+    assert cnn[exp["cnn_best"][0]["run"]] == 100
+    assert cnn[exp["cnn_three_layer"][0]["run"]] > cnn[exp["cnn_overfit"][0]["run"]]
+    assert max(p for r, p in cnn.items() if r != exp["cnn_best"][0]["run"]) <= 90

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from nplab_io.atomic import write_json_atomic
+from nplab_io.cnn_runs import cnn_test_predictions
 from nplab_io.jobs import run_job
 from nplab_io.models import build_net, linear_scores, load_net_state
 
@@ -24,7 +25,9 @@ def main(sm, log):
         X, y = np.ascontiguousarray(z["X_test"], dtype=np.float32), z["y_test"]
     with np.load(path) as z:
         state = {k: z[k] for k in z.files}
-    if rec["kind"] == "linear":
+    if rec["kind"] == "cnn":  # its classes, pixel shuffle and saved input statistics
+        pred, y = cnn_test_predictions(spec, state, sm.input.data)
+    elif rec["kind"] == "linear":
         pred = np.argmax(linear_scores(state["W"], X), axis=1)
     else:
         model = build_net(
