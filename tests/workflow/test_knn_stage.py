@@ -224,11 +224,10 @@ def test_question_evidence(knn_run):
         "train_max_pixel_std",
         "dataset_pixel_mean",
         "dataset_pixel_std",
-        "matrix_figure",
-        "figure",
         "corr_rows_distance_vs_rms_from_mean_image",
     ]:
         assert key in q1, key
+    assert q1["figures"] == ["figures/questions/knn-1.png", "figures/knn/distance_matrix.png"]
     assert (
         q1["test_max_mean_distance"] >= q1["row_mean_distance_avg"] >= q1["test_min_mean_distance"]
     )
