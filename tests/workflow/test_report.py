@@ -110,6 +110,25 @@ def test_formatters_hand_values():
     assert num(True) == "yes"
 
 
+def test_files_of_a_disabled_experiment_left_on_disk_are_not_shown(tmp_path):
+    """Issue 13: after `enabled: false`, the old run's table and answer stay on disk; the
+    report reads only what the current DAG produces (its inputs), so they disappear."""
+    res = tmp_path / "results"
+    (res / "experiments" / "dropout").mkdir(parents=True)
+    (res / "experiments" / "dropout" / "runs.csv").write_text(
+        "table,variant,run,kind,train_acc,val_acc,diverged\n"
+        "dropout,keep=0.5,net-0123456789ab,net,0.91,0.777,False\n"
+    )
+    (res / "questions").mkdir()
+    (res / "questions" / "dropout-2.json").write_text(json.dumps({"gap_keep1": 0.123456}))
+    shown = _build(res)  # no list of current outputs: the disk is trusted
+    assert "0.777" in shown
+    html = _build(res, current_outputs=[])  # the config no longer produces them
+    text = _parse(html).text_by_id["dropout-2"]
+    assert "0.777" not in html and "No evidence for this question" in text
+    assert "0.123456" not in html
+
+
 def test_user_text_is_escaped_and_missing_evidence_is_said(tmp_path):
     res = tmp_path / "results"
     (res / "experiments" / "svm_course").mkdir(parents=True)
