@@ -22,7 +22,8 @@ CNN_TABLES = [
     "cnn_transfer",
     "cnn_best",
 ]
-# figure name -> (kind of figure, its table); see src/nplab_io/cnn_figures.py
+# figure name -> (kind of figure, its table); see src/nplab_io/cnn_figures.py (captions:
+# src/nplab_io/workflow_plan.py CNN_FIGURE_TEXT)
 CNN_FIGURES = {
     **{f"{t}_curves": ("curves", t) for t in CNN_TABLES},
     "cnn_norm_batch_size": ("norm_batch_size", "cnn_norm"),
@@ -30,113 +31,6 @@ CNN_FIGURES = {
     "cnn_transfer_grid": ("transfer_grid", "cnn_transfer"),
     "cnn_best_confusion": ("confusion", "cnn_best"),
 }
-# The course's checks (ConvolutionalNetworks.ipynb): float64, centred differences.
-CNN_CHECKS = {
-    "seed": 0,
-    "h": 1e-5,
-    "loss_N": 50,
-    "loss_regs": [0.0, 0.5],
-    "loss_tolerance": 0.01,
-    # the notebook's orders of magnitude; naive vs fast: both exact up to rounding
-    "tolerances": {
-        "conv_forward": 1e-7,
-        "max_pool_forward": 1e-7,
-        "conv_backward": 1e-8,
-        "max_pool_backward": 1e-11,
-        "spatial_batchnorm_backward": 1e-6,
-        "spatial_groupnorm_backward": 1e-7,
-        "naive_vs_fast": 1e-10,
-    },
-    "nets": [
-        # the notebook's check: tiny weights make the gradients tiny, so centred
-        # differences lose digits (it accepts errors up to ~1e-2)
-        {
-            "name": "three-layer, weight_scale 1e-3",
-            "model": "three_layer",
-            "N": 2,
-            "input_shape": [16, 16, 3],
-            "weight_scale": 1e-3,
-            "reg": 0.0,
-            "h": 1e-6,
-            "tolerance": 1e-2,
-        },
-        {
-            "name": "three-layer, weight_scale 1e-2, reg 0.5",
-            "model": "three_layer",
-            "N": 2,
-            "input_shape": [16, 16, 3],
-            "weight_scale": 1e-2,
-            "reg": 0.5,
-            "h": 1e-5,
-            "tolerance": 1e-6,
-        },
-        {
-            "name": "ConvNet, batch norm + group norm",
-            "model": "convnet",
-            "N": 4,
-            "input_shape": [8, 8, 3],
-            "blocks": [
-                {"widths": [4], "norm": "batch"},
-                {"widths": [4], "norm": "group", "groups": 2, "pool": "avg"},
-            ],
-            "hidden_dims": [7],
-            "weight_scale": 1e-1,
-            "reg": 0.1,
-            "h": 1e-5,
-            "tolerance": 1e-6,
-        },
-    ],
-}
-# The notebook's timing shapes (NCHW -> NHWC) and the lab's 3x3 convolutions at batch 128
-# (bench/bench_conv.py LAB_SHAPES).
-CNN_TIMING = {
-    "seed": 0,
-    "conv": {
-        "N": 100,
-        "HW": 31,
-        "C": 3,
-        "F": 25,
-        "K": 3,
-        "stride": 2,
-        "pad": 1,
-        "naive_repeats": 2,
-        "fast_repeats": 5,
-    },
-    "pool": {
-        "N": 100,
-        "HW": 32,
-        "C": 3,
-        "size": 2,
-        "stride": 2,
-        "naive_repeats": 2,
-        "fast_repeats": 5,
-    },
-    "lab": {
-        "batch": 128,
-        "repeats": 3,
-        "shapes": [
-            [3, 32, 32],
-            [32, 32, 32],
-            [32, 64, 16],
-            [64, 64, 16],
-            [64, 128, 8],
-            [128, 128, 8],
-        ],
-    },
-}
-
-
-def cnn_targets():
-    """The CNN stage's final outputs (registered in STAGE_TARGETS for rule all)."""
-    out = [f"{CNN_DIR}/checks.json", f"{CNN_DIR}/timing.json"]
-    for t in CNN_TABLES:
-        if t in EXPERIMENTS:
-            out += [f"{RESULTS}/experiments/{t}/{n}" for n in TABLE_FILES]
-    for fig, (_, table) in CNN_FIGURES.items():
-        if table in EXPERIMENTS:
-            out += expand(f"{CNN_FIG}/{fig}.{{fmt}}", fmt=FIG_FORMATS)
-    return out + family_question_targets("cnn")
-
 
 STAGE_TARGETS.append(cnn_targets)
 
@@ -156,13 +50,15 @@ rule cnn_checks:
         f"{CNN_LOGS}/checks.log",
     benchmark:
         f"{CNN_BENCH}/checks.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=400,
         runtime=5,
     params:
         code=script_code("cnn_checks.py"),
-        settings=CNN_CHECKS,
+        settings=config["cnn"]["checks"],
     script:
         "../scripts/cnn_checks.py"
 
@@ -176,6 +72,8 @@ rule cnn_timing:
         f"{CNN_LOGS}/timing.log",
     benchmark:
         f"{CNN_BENCH}/timing.tsv"
+    conda:
+        CONDA_ENV
     # both cores: no other job runs beside the timing (and the GFLOP/s are at 2 threads)
     threads: 2
     resources:
@@ -183,48 +81,15 @@ rule cnn_timing:
         runtime=10,
     params:
         code=script_code("cnn_timing.py"),
-        settings=CNN_TIMING,
+        settings=config["cnn"]["timing"],
     script:
         "../scripts/cnn_timing.py"
-
-
-def _cnn_description(table):
-    return config["experiments"][table].get("description", "")
-
-
-# what each kind of figure shows (Snakemake's --report caption; the table's description,
-# which states its train subset and epochs, follows)
-CNN_FIGURE_TEXT = {
-    "curves": "minibatch loss per iteration and train/val accuracy per epoch of every run",
-    "norm_batch_size": "validation accuracy vs batch size without normalisation, with spatial "
-    "batch norm and with group norm (log x)",
-    "augment_bars": "validation accuracy and the train - val gap per augmentation, against no "
-    "augmentation (dashed)",
-    "transfer_grid": "test accuracy of the three strategies (from scratch, frozen pretrained "
-    "layers + new head, fine-tune all) in the four cases: similar / different target task x "
-    "small / large target data",
-    "confusion": "confusion matrix of the validation-selected CNN on the test split (rows: true "
-    "class), evaluated once",
-}
-
-
-def _cnn_caption(fig):
-    kind, table = CNN_FIGURES[fig]
-    return f"{table}: {CNN_FIGURE_TEXT[kind]}. {_cnn_description(table)}".strip()
-
-
-def _cnn_figure_inputs(wc):
-    kind, table = CNN_FIGURES[wc.fig]
-    out = {"tables": [f"{RESULTS}/experiments/{table}/{n}" for n in TABLE_FILES]}
-    if kind == "confusion":
-        out["best"] = f"{RESULTS}/experiments/{table}/best.json"
-    return out
 
 
 rule cnn_figure:
     """One figure of the CNN tables (see CNN_FIGURES and src/nplab_io/cnn_figures.py)."""
     input:
-        unpack(_cnn_figure_inputs),
+        unpack(cnn_figure_inputs),
     output:
         fig=report(
             expand(f"{CNN_FIG}/{{{{fig}}}}.{{fmt}}", fmt=FIG_FORMATS),
@@ -239,6 +104,8 @@ rule cnn_figure:
         f"{CNN_BENCH}/figure_{{fig}}.tsv"
     wildcard_constraints:
         fig="|".join(CNN_FIGURES),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
@@ -247,8 +114,8 @@ rule cnn_figure:
         code=script_code("cnn_figures.py"),
         kind=lambda wc: CNN_FIGURES[wc.fig][0],
         table=lambda wc: CNN_FIGURES[wc.fig][1],
-        runs=lambda wc: question_runs({"tables": [CNN_FIGURES[wc.fig][1]]}),
-        description=lambda wc: _cnn_description(CNN_FIGURES[wc.fig][1]),
-        caption=lambda wc: _cnn_caption(wc.fig),
+        runs=lambda wc: run_records([CNN_FIGURES[wc.fig][1]]),
+        description=lambda wc: table_description(CNN_FIGURES[wc.fig][1]),
+        caption=cnn_caption,
     script:
         "../scripts/cnn_figures.py"

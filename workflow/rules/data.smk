@@ -17,6 +17,8 @@ rule download:
     wildcard_constraints:
         filename=r"[A-Za-z0-9_.-]+\.(gz|tar\.gz)",
     retries: 0
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=300,
@@ -33,7 +35,7 @@ rule load_dataset:
     compressed .npz (uint8 images, int64 labels) plus a provenance JSON."""
     input:
         files=lambda wc: raw_files(wc.dataset),
-        provenance=lambda wc: [f + ".provenance.json" for f in raw_files(wc.dataset)],
+        provenance=lambda wc: [f"{f}.provenance.json" for f in raw_files(wc.dataset)],
     output:
         npz=f"{RESULTS}/data/{{dataset}}.npz",
         provenance=f"{RESULTS}/data/{{dataset}}.provenance.json",
@@ -41,6 +43,8 @@ rule load_dataset:
         f"{LOGS}/load_dataset/{{dataset}}.log",
     benchmark:
         f"{BENCH}/load_dataset/{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2500,
@@ -62,6 +66,8 @@ rule split:
         f"{LOGS}/split/{{dataset}}.log",
     benchmark:
         f"{BENCH}/split/{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -84,6 +90,8 @@ rule mean_image:
         f"{LOGS}/mean_image/{{dataset}}.log",
     benchmark:
         f"{BENCH}/mean_image/{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1500,
@@ -110,6 +118,8 @@ rule preprocess:
         f"{BENCH}/preprocess/{{dataset}}/{{variant}}.tsv"
     wildcard_constraints:
         variant="pixels|centered|centered_bias|scaled",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=3000,
@@ -141,6 +151,8 @@ rule data_figures:
         f"{LOGS}/data_figures/{{dataset}}.log",
     benchmark:
         f"{BENCH}/data_figures/{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,

@@ -17,6 +17,8 @@ rule features:
     # first: every feature run waits for it, and a two-thread job would otherwise wait for a
     # moment when both cores are free
     priority: 100
+    conda:
+        CONDA_ENV
     threads: 2
     resources:
         mem_mb=2000,

@@ -16,27 +16,6 @@ KNN_BUDGET = int(KNN["memory_budget_mb"]) * 2**20
 KNN_TRANSFORMS = [Path(p).stem for p in QUESTIONS_BY_ID["knn-2"]["inputs"]["transforms"]]
 
 
-def knn_figs(name):
-    return expand(f"{KNN_FIG}/{name}.{{fmt}}", fmt=FIG_FORMATS)
-
-
-def knn_targets():
-    """The kNN stage's final outputs (registered in STAGE_TARGETS for rule all)."""
-    out = [
-        f"{KNN_DIR}/course_methods.csv",
-        f"{KNN_DIR}/course_methods.json",
-        f"{KNN_DIR}/course_cv.csv",
-        f"{KNN_DIR}/course_cv_summary.csv",
-        f"{KNN_DIR}/course_best.json",
-        f"{KNN_DIR}/full_train.csv",
-        f"{KNN_DIR}/timing.csv",
-        f"{KNN_DIR}/transforms.csv",
-    ]
-    for name in ["distance_matrix", "course_cv", "full_train"]:
-        out += knn_figs(name)
-    return out + family_question_targets("knn")
-
-
 STAGE_TARGETS.append(knn_targets)
 
 
@@ -59,6 +38,8 @@ rule knn_course_data:
         f"{LOGS}/knn/course_data.log",
     benchmark:
         f"{BENCH}/knn/course_data.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=600,
@@ -79,12 +60,14 @@ rule knn_course_methods:
     output:
         csv=f"{KNN_DIR}/course_methods.csv",
         json=f"{KNN_DIR}/course_methods.json",
-        fig=knn_figs("distance_matrix"),
+        fig=figures(KNN_FIG, "distance_matrix"),
     log:
         f"{LOGS}/knn/course_methods.log",
     benchmark:
         f"{BENCH}/knn/course_methods.tsv"
     priority: 2  # ~23 s: ordered among the training runs (runs.smk, run_priority: ~10 s a step)
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=800,
@@ -105,11 +88,13 @@ rule knn_course_cv:
     output:
         csv=f"{KNN_DIR}/course_cv.csv",
         summary=f"{KNN_DIR}/course_cv_summary.csv",
-        fig=knn_figs("course_cv"),
+        fig=figures(KNN_FIG, "course_cv"),
     log:
         f"{LOGS}/knn/course_cv.log",
     benchmark:
         f"{BENCH}/knn/course_cv.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=700,
@@ -135,6 +120,8 @@ rule knn_course_best:
         f"{LOGS}/knn/course_best.log",
     benchmark:
         f"{BENCH}/knn/course_best.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
@@ -164,6 +151,8 @@ rule knn_full:
     # a multi-thread job waits for every core to be free; without priority the scheduler
     # keeps starting one-thread runs and this job would run last, alone
     priority: 100
+    conda:
+        CONDA_ENV
     threads: KNN["full"]["threads"]
     resources:
         mem_mb=1600,
@@ -182,11 +171,13 @@ rule knn_full_table:
         csv=expand(f"{KNN_DIR}/full_{{metric}}.csv", metric=KNN["full"]["metrics"]),
     output:
         csv=f"{KNN_DIR}/full_train.csv",
-        fig=knn_figs("full_train"),
+        fig=figures(KNN_FIG, "full_train"),
     log:
         f"{LOGS}/knn/full_table.log",
     benchmark:
         f"{BENCH}/knn/full_table.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=300,
@@ -210,6 +201,8 @@ rule knn_transform:
         f"{BENCH}/knn/transform_{{transform}}.tsv"
     wildcard_constraints:
         transform="|".join(KNN_TRANSFORMS),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
@@ -233,6 +226,8 @@ rule knn_timing:
         f"{LOGS}/knn/timing.log",
     benchmark:
         f"{BENCH}/knn/timing.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1200,

@@ -36,72 +36,6 @@ LINEAR_WIDE = {"svm": "svm_wide", "softmax": "softmax_wide"}
 LINEAR_COURSE = {"svm": "svm_course", "softmax": "softmax_course"}
 # feature models whose mistakes are drawn (confusion matrix + misclassified gallery)
 FEATURES_ERROR_TABLES = ["twolayer_features", "svm_features"]
-# anchors.csv model each table is compared with
-LINEAR_ANCHORS = {
-    "svm_course": "linear svm",
-    "svm_wide": "linear svm",
-    "svm_long": "linear svm",
-    "softmax_course": "softmax",
-    "softmax_writeup": "softmax",
-    "softmax_wide": "softmax",
-    "softmax_long": "softmax",
-    "svm_features": "linear svm on hog+hsv",
-    "softmax_features": "linear svm on hog+hsv",
-    "twolayer_features": "two-layer net on hog+hsv",
-}
-# The lab's accuracy goals (TEST accuracy of the table's best run; full config).
-LINEAR_GOALS = {
-    "svm_wide": 0.39,
-    "svm_long": 0.39,
-    "softmax_wide": 0.40,
-    "softmax_long": 0.40,
-    "twolayer_features": 0.60,
-}
-# The course's checks (svm.ipynb / softmax.ipynb) on the dev split, float64.
-LINEAR_CHECKS = {
-    "seed": 0,
-    "weight_scale": 1e-4,
-    "delta": 1.0,
-    "regs": [0.0, 50.0],
-    "h": 1e-5,
-    "num_checks": 20,
-    "tolerance": 1e-6,
-    "timing_repeats": 3,
-}
-
-
-def _linear_has(tables):
-    return all(t in EXPERIMENTS for t in tables)
-
-
-def _linear_figs(directory, name):
-    return expand(f"{directory}/{name}.{{fmt}}", fmt=FIG_FORMATS)
-
-
-def _linear_run_files(table, kind):
-    return [f"{RESULTS}/runs/{r['run']}/{kind}" for r in EXPERIMENTS[table]]
-
-
-def linear_targets():
-    """The linear/features stage's final outputs (registered in STAGE_TARGETS)."""
-    out = [f"{LINEAR_DIR}/checks.json", f"{LINEAR_DIR}/timings.json"]
-    grids = [t for t in LINEAR_GRID_TABLES if t in EXPERIMENTS]
-    for t in grids:
-        out += _linear_figs(LINEAR_FIG, f"{t}_heatmap")
-    if [t for t in LINEAR_SUMMARY_TABLES if t in EXPERIMENTS]:
-        out.append(f"{LINEAR_DIR}/summary.csv")
-    for model, table in LINEAR_WIDE.items():
-        if table in EXPERIMENTS:
-            out += _linear_figs(LINEAR_FIG, f"{model}_weights")
-            out += _linear_figs(LINEAR_FIG, f"{model}_loss")
-            out.append(f"{LINEAR_DIR}/{model}_templates.csv")
-    if _linear_has(FEATURES_ERROR_TABLES):
-        out.append(f"{FEAT_DIR}/misclassified.csv")
-        for t in FEATURES_ERROR_TABLES:
-            out += _linear_figs(FEAT_FIG, f"{t}_confusion")
-            out += _linear_figs(FEAT_FIG, f"{t}_misclassified")
-    return out + family_question_targets("linear")
-
 
 STAGE_TARGETS.append(linear_targets)
 
@@ -124,13 +58,15 @@ rule linear_checks:
         f"{LINEAR_LOGS}/checks.log",
     benchmark:
         f"{LINEAR_BENCH}/checks.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=400,
         runtime=5,
     params:
         code=script_code("linear_checks.py"),
-        settings=LINEAR_CHECKS,
+        settings=config["linear"]["checks"],
     script:
         "../scripts/linear_checks.py"
 
@@ -153,62 +89,43 @@ rule linear_heatmap:
         f"{LINEAR_BENCH}/heatmap_{{table}}.tsv"
     wildcard_constraints:
         table="|".join(LINEAR_GRID_TABLES),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
     params:
         code=script_code("linear_heatmap.py"),
-        description=lambda wc: config["experiments"][wc.table].get("description", ""),
+        description=lambda wc: table_description(wc.table),
     script:
         "../scripts/linear_heatmap.py"
-
-
-def _linear_summary_inputs(wc):
-    tables = [t for t in LINEAR_SUMMARY_TABLES if t in EXPERIMENTS]
-    return {
-        "runs": [f"{RESULTS}/experiments/{t}/runs.csv" for t in tables],
-        "best": [
-            f"{RESULTS}/experiments/{t}/best.json"
-            for t in tables
-            if config["experiments"][t]["select"]
-        ],
-        "anchors": f"{REPO}/report/reference/anchors.csv",
-        "provenance": f"{RESULTS}/data/cifar10.provenance.json",
-    }
 
 
 rule linear_summary:
     """results/linear/summary.csv: per table the best variant by validation accuracy, its
     test accuracy from best.json, the anchors.csv reference, the protocol difference and the
-    lab's accuracy goal where there is one."""
+    lab's accuracy goal where there is one (config linear.goals names a row of goals.csv)."""
     input:
-        unpack(_linear_summary_inputs),
+        **summary_inputs(LINEAR_SUMMARY_TABLES),
+        goals=f"{REPO}/report/reference/goals.csv",
     output:
         csv=f"{LINEAR_DIR}/summary.csv",
     log:
         f"{LINEAR_LOGS}/summary.log",
     benchmark:
         f"{LINEAR_BENCH}/summary.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=400,
         runtime=3,
     params:
         code=script_code("linear_summary.py"),
-        tables=lambda wc: [
-            {
-                "table": t,
-                "kind": EXPERIMENTS[t][0]["kind"],
-                "description": config["experiments"][t].get("description", ""),
-                "select": config["experiments"][t]["select"],
-                "num_runs": len(EXPERIMENTS[t]),
-            }
-            for t in LINEAR_SUMMARY_TABLES
-            if t in EXPERIMENTS
-        ],
-        anchors=LINEAR_ANCHORS,
-        goals=LINEAR_GOALS,
+        tables=summary_tables(LINEAR_SUMMARY_TABLES, with_kind=True),
+        anchors=config["linear"]["anchors"],
+        goals=config["linear"]["goals"],
         data=config["data"]["cifar10"],
     script:
         "../scripts/linear_summary.py"
@@ -219,7 +136,7 @@ rule linear_weights:
     0-255) and their correlation with every class's mean training image."""
     input:
         best=lambda wc: f"{RESULTS}/experiments/{LINEAR_WIDE[wc.model]}/best.json",
-        params=lambda wc: _linear_run_files(LINEAR_WIDE[wc.model], "params.npz"),
+        params=lambda wc: run_files(LINEAR_WIDE[wc.model], "params.npz"),
         split=f"{RESULTS}/prep/cifar10/split.npz",
         mean=f"{RESULTS}/prep/cifar10/mean_image.npz",
     output:
@@ -236,6 +153,8 @@ rule linear_weights:
         f"{LINEAR_BENCH}/weights_{{model}}.tsv"
     wildcard_constraints:
         model="svm|softmax",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1500,
@@ -246,19 +165,11 @@ rule linear_weights:
         "../scripts/linear_weights.py"
 
 
-def _linear_loss_inputs(wc):
-    tables = [LINEAR_WIDE[wc.model]] + [t for t in [LINEAR_COURSE[wc.model]] if t in EXPERIMENTS]
-    return {
-        "loss": [f"{RESULTS}/experiments/{t}/loss.csv" for t in tables],
-        "best": [f"{RESULTS}/experiments/{t}/best.json" for t in tables],
-    }
-
-
 rule linear_loss:
     """Minibatch loss per iteration of the best SVM / softmax run (wide grid; the best run of
     the course grid beside it)."""
     input:
-        unpack(_linear_loss_inputs),
+        unpack(linear_loss_inputs),
     output:
         fig=report(
             expand(f"{LINEAR_FIG}/{{{{model}}}}_loss.{{fmt}}", fmt=FIG_FORMATS),
@@ -272,6 +183,8 @@ rule linear_loss:
         f"{LINEAR_BENCH}/loss_{{model}}.tsv"
     wildcard_constraints:
         model="svm|softmax",
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
@@ -313,6 +226,8 @@ rule features_errors:
         f"{LINEAR_LOGS}/features_errors.log",
     benchmark:
         f"{LINEAR_BENCH}/features_errors.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=600,

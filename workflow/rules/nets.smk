@@ -13,8 +13,6 @@
 
 NETS_DIR = f"{RESULTS}/nets"
 NETS_FIG = f"{RESULTS}/figures/nets"
-# read by mnist.smk's question rules until that family moves to the registry too
-Q_FIG = QUESTION_FIG
 NETS_LOGS = f"{LOGS}/nets"
 NETS_BENCH = f"{BENCH}/nets"
 
@@ -32,6 +30,7 @@ NETS_FIGURES = {
     "dropout_curves": ["dropout"],
     "fc_best_curves": ["fc_best"],
 }
+# the stage's tables (results/nets/summary.csv: one row each; anchors: config nets.anchors)
 NETS_TABLES = [
     "twolayer_default",
     "twolayer_search",
@@ -45,72 +44,6 @@ NETS_TABLES = [
     "dropout",
     "fc_best",
 ]
-# anchors.csv model each table is compared with in results/nets/summary.csv
-NETS_ANCHORS = {
-    "twolayer_default": "two-layer net",
-    "twolayer_search": "two-layer net",
-    "twolayer_data_size": "two-layer net",
-    "fc_best": "fully-connected net",
-}
-# The course's gradient check (FullyConnectedNets.ipynb / BatchNormalization.ipynb / Dropout.ipynb)
-NETS_GRADCHECK = {
-    "N": 2,
-    "D": 15,
-    "C": 10,
-    "hidden_dims": [20, 30],
-    "h": 1e-5,
-    "seed": 0,
-    "weight_scale": 5e-2,
-    "dropout_seed": 123,
-    "tolerance": 1e-5,
-    "loss_N": 500,
-    "loss_tolerance": 0.05,
-    "cases": [
-        {
-            "name": f"{norm}{'' if keep == 1 else f', dropout keep {keep:g}'}, reg {reg:g}",
-            "normalization": norm,
-            "reg": reg,
-            "dropout_keep": keep,
-        }
-        for norm, keep in [
-            ("none", 1.0),
-            ("batchnorm", 1.0),
-            ("layernorm", 1.0),
-            ("none", 0.5),
-            ("none", 0.75),
-        ]
-        for reg in [0.0, 3.14]
-    ],
-}
-
-
-def _nets_has(tables):
-    return all(t in EXPERIMENTS for t in tables)
-
-
-def _nets_figs(directory, name):
-    return expand(f"{directory}/{name}.{{fmt}}", fmt=FIG_FORMATS)
-
-
-def _nets_table_files(tables, names=("runs.csv", "curves.csv", "loss.csv")):
-    return [f"{RESULTS}/experiments/{t}/{n}" for t in tables for n in names]
-
-
-def _nets_run_files(table, kind):
-    return [f"{RESULTS}/runs/{r['run']}/{kind}" for r in EXPERIMENTS[table]]
-
-
-def nets_targets():
-    """The nets stage's final outputs (registered in STAGE_TARGETS for rule all)."""
-    out = [f"{NETS_DIR}/gradcheck.json"]
-    tables = [t for t in NETS_TABLES if t in EXPERIMENTS]
-    if tables:
-        out.append(f"{NETS_DIR}/summary.csv")
-    for fig, tabs in NETS_FIGURES.items():
-        if _nets_has(tabs):
-            out += _nets_figs(NETS_FIG, fig)
-    return out + family_question_targets("nets")
-
 
 STAGE_TARGETS.append(nets_targets)
 
@@ -122,39 +55,32 @@ rule nets:
 
 
 rule nets_gradcheck:
-    """Numerical gradient check (float64, centred differences) of a [20, 30] net on random
-    data, with reg 0 and 3.14, batch norm, layer norm and dropout (fixed masks); initial
-    loss of a fresh net vs -log(1/C)."""
+    """Numerical gradient check (float64, centred differences) of a small net on random
+    data, with and without reg, batch norm, layer norm and dropout (fixed masks); initial
+    loss of a fresh net vs -log(1/C). Settings: config nets.gradcheck."""
     output:
         json=f"{NETS_DIR}/gradcheck.json",
     log:
         f"{NETS_LOGS}/gradcheck.log",
     benchmark:
         f"{NETS_BENCH}/gradcheck.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=300,
         runtime=3,
     params:
         code=script_code("nets_gradcheck.py"),
-        settings=NETS_GRADCHECK,
+        settings=config["nets"]["gradcheck"],
     script:
         "../scripts/nets_gradcheck.py"
-
-
-def _nets_figure_inputs(wc):
-    tables = NETS_FIGURES[wc.fig]
-    out = {"tables": _nets_table_files(tables)}
-    if wc.fig == "twolayer_weights":
-        out["best"] = f"{RESULTS}/experiments/twolayer_search/best.json"
-        out["params"] = _nets_run_files("twolayer_search", "params.npz")
-    return out
 
 
 rule nets_figure:
     """One figure of the net tables (see NETS_FIGURES and workflow/scripts/nets_figures.py)."""
     input:
-        unpack(_nets_figure_inputs),
+        unpack(nets_figure_inputs),
     output:
         fig=report(
             expand(f"{NETS_FIG}/{{{{fig}}}}.{{fmt}}", fmt=FIG_FORMATS),
@@ -168,6 +94,8 @@ rule nets_figure:
         f"{NETS_BENCH}/figure_{{fig}}.tsv"
     wildcard_constraints:
         fig="|".join(NETS_FIGURES),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
@@ -175,29 +103,9 @@ rule nets_figure:
     params:
         code=script_code("nets_figures.py"),
         tables=lambda wc: NETS_FIGURES[wc.fig],
-        runs=lambda wc: {
-            t: [
-                {"variant": r["variant"], "run": r["run"], "spec": r["spec"]}
-                for r in EXPERIMENTS[t]
-            ]
-            for t in NETS_FIGURES[wc.fig]
-        },
+        runs=lambda wc: run_records(NETS_FIGURES[wc.fig]),
     script:
         "../scripts/nets_figures.py"
-
-
-def _nets_summary_inputs(wc):
-    tables = [t for t in NETS_TABLES if t in EXPERIMENTS]
-    return {
-        "runs": [f"{RESULTS}/experiments/{t}/runs.csv" for t in tables],
-        "best": [
-            f"{RESULTS}/experiments/{t}/best.json"
-            for t in tables
-            if config["experiments"][t]["select"]
-        ],
-        "anchors": f"{REPO}/report/reference/anchors.csv",
-        "provenance": f"{RESULTS}/data/cifar10.provenance.json",
-    }
 
 
 rule nets_summary:
@@ -205,38 +113,26 @@ rule nets_summary:
     train/val accuracy, the test accuracy of best.json where the table selects, and the
     anchors.csv reference with the protocol difference."""
     input:
-        unpack(_nets_summary_inputs),
+        **summary_inputs(NETS_TABLES),
     output:
         csv=f"{NETS_DIR}/summary.csv",
     log:
         f"{NETS_LOGS}/summary.log",
     benchmark:
         f"{NETS_BENCH}/summary.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=400,
         runtime=3,
     params:
         code=script_code("nets_summary.py"),
-        tables=lambda wc: [
-            {
-                "table": t,
-                "description": config["experiments"][t].get("description", ""),
-                "select": config["experiments"][t]["select"],
-                "num_runs": len(EXPERIMENTS[t]),
-            }
-            for t in NETS_TABLES
-            if t in EXPERIMENTS
-        ],
-        anchors=NETS_ANCHORS,
+        tables=summary_tables(NETS_TABLES),
+        anchors=config["nets"]["anchors"],
         data=config["data"]["cifar10"],
     script:
         "../scripts/nets_summary.py"
-
-
-def _nets_step_specs():
-    recs = {r["variant"]: r for r in EXPERIMENTS.get("fc_optimizers", [])}
-    return [{"variant": v, "spec": recs[v]["spec"]} for v in ("adagrad", "adam") if v in recs]
 
 
 rule nets_step_sizes:
@@ -251,12 +147,14 @@ rule nets_step_sizes:
         f"{NETS_LOGS}/step_sizes.log",
     benchmark:
         f"{NETS_BENCH}/step_sizes.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=1200,
         runtime=5,
     params:
         code=script_code("nets_step_sizes.py"),
-        runs=_nets_step_specs(),
+        runs=nets_step_specs(),
     script:
         "../scripts/nets_step_sizes.py"

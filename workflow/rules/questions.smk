@@ -6,7 +6,7 @@ for _q in QUESTIONS_ON.values():
 
     rule:
         name:
-            "question_" + _q["id"].replace("-", "_")
+            f"question_{_q['id'].replace('-', '_')}"
         input:
             **question_inputs(_q),
         output:
@@ -22,6 +22,8 @@ for _q in QUESTIONS_ON.values():
             f"{LOGS}/questions/{_q['id']}.log",
         benchmark:
             f"{BENCH}/questions/{_q['id']}.tsv"
+        conda:
+            CONDA_ENV
         threads: 1
         resources:
             mem_mb=_q.get("resources", {}).get("mem_mb", 500),
@@ -39,14 +41,6 @@ for _q in QUESTIONS_ON.values():
             ),
         script:
             "../scripts/question.py"
-
-
-def question_targets():
-    out = []
-    for qid in QUESTIONS_ON:
-        out.append(f"{RESULTS}/questions/{qid}.json")
-        out += question_figures(qid)
-    return out
 
 
 STAGE_TARGETS.append(question_targets)

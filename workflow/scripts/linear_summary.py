@@ -1,31 +1,13 @@
 """results/linear/summary.csv: one row per linear-classifier / feature table — the best variant
 by validation accuracy, its train/val accuracy, the test accuracy of best.json (the only test
 evaluation), the anchors.csv reference with the protocol difference spelled out, and the lab's
-test-accuracy goal where one is set (goal, meets_goal; empty otherwise)."""
-
-import json
-from pathlib import Path
+test-accuracy goal where one is set (goals.csv via config linear.goals: goal, meets_goal;
+empty otherwise)."""
 
 import pandas as pd
 
+from nplab_io import summary
 from nplab_io.jobs import run_job
-from nplab_io.tables import write_csv_atomic
-
-
-def _read_json(path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def _data_note(prov):
-    if prov.get("lossy_mirror", False):
-        return (
-            "offline mirror: CIFAR-10 train images 2,000-49,999 and test images "
-            "1,000-9,999 are JPEG reconstructions"
-        )
-    if prov.get("all_official_checksums", True):
-        return "official CIFAR-10 binary release"
-    return "CIFAR-10 from an unofficial mirror"
 
 
 def _fmt_list(values):
@@ -35,23 +17,19 @@ def _fmt_list(values):
 
 def main(sm, log):
     anchors = pd.read_csv(sm.input.anchors)
-    data_note = _data_note(_read_json(sm.input.provenance))
-    bests = {}
-    for p in sm.input.best:
-        b = _read_json(p)
-        bests[b["table"]] = b
+    note = summary.data_note(summary.read_json(sm.input.provenance))
+    bests = summary.bests_by_table(sm.input.best)
     d = sm.params.data
-    goals = dict(sm.params.goals)
+    # config linear.goals: table -> a goal of report/reference/goals.csv (its min_test_acc)
+    min_acc = pd.read_csv(sm.input.goals, dtype=str).set_index("goal")["min_test_acc"]
+    goals = {table: min_acc[goal] for table, goal in sm.params.goals.items()}
     rows = []
     for info, path in zip(sm.params.tables, sm.input.runs):
         table = info["table"]
         runs = pd.read_csv(path)
         if runs.empty:
             raise ValueError(f"{path}: no runs")
-        runs["diverged"] = runs["diverged"].astype(bool)
-        ok = runs[~runs["diverged"]]
-        pool = ok if not ok.empty else runs
-        best_row = pool.loc[pool["val_acc"].idxmax()]
+        best_row = summary.best_by_val(runs)
         linear = info["kind"] == "linear"
         row = {
             "table": table,
@@ -60,7 +38,7 @@ def main(sm, log):
             "data": best_row["data"],
             "description": info["description"],
             "runs": int(len(runs)),
-            "diverged_runs": int(runs["diverged"].sum()),
+            "diverged_runs": int(runs["diverged"].astype(bool).sum()),
             "lr_values": _fmt_list(runs["lr"]),
             "reg_values": _fmt_list(runs["reg"]),
             "selected_by": info["select"] or "val_acc (no test evaluation)",
@@ -76,16 +54,8 @@ def main(sm, log):
         }
         if table in bests:
             b = bests[table]
-            row.update(
-                best_variant=b["variant"],
-                best_run=b["run"],
-                best_lr=float(b["spec"]["lr"]),
-                best_reg=float(b["spec"]["reg"]),
-                train_acc=float(b["train_acc"]),
-                val_acc=float(b["val_acc"]),
-                test_acc=float(b["test_acc"]),
-                test_source=f"experiments/{table}/best.json ({b['num_test']} test images)",
-            )
+            row.update(summary.best_json_fields(b, table))
+            row.update(best_lr=float(b["spec"]["lr"]), best_reg=float(b["spec"]["reg"]))
         length = (
             f"{int(best_row['iterations'])} SGD iterations, batch {int(best_row['batch_size'])}"
             if linear
@@ -96,44 +66,18 @@ def main(sm, log):
             if "features" in row["data"]
             else "mean-centred pixels + bias"
         )
-        ours = (
-            f"ours: {row['num_train']:,} train / {d['num_validation']:,} val / "
-            f"{d['num_test']:,} test images, {features}, {length}; {data_note}"
-        )
+        ours = summary.ours_note(row, d, f"{features}, {length}", note)
         am = sm.params.anchors.get(table)
-        ref = anchors[anchors["model"] == am] if am else anchors.iloc[0:0]
-        if len(ref):
-            r = ref.iloc[0]
-            metric = "val" if "val" in r["reference"] else "test"
-            ours_v = row["val_acc"] if metric == "val" else row["test_acc"]
-            note = (
-                ""
-                if am != "linear svm on hog+hsv" or row["model"] == "svm"
-                else " (the course's anchor is for the SVM; no softmax anchor)"
+        svm_anchor = am == "linear svm on hog+hsv" and row["model"] != "svm"
+        row.update(
+            summary.anchor_fields(
+                anchors,
+                am,
+                row,
+                ours,
+                " (the course's anchor is for the SVM; no softmax anchor)" if svm_anchor else "",
             )
-            row.update(
-                anchor_model=am,
-                anchor_reference=r["reference"] + note,
-                anchor_value=float(r["value"]),
-                anchor_protocol=r["protocol"],
-                anchor_source=r["source"],
-                vs_anchor=(
-                    f"{metric} {ours_v:.3f} vs {float(r['value']):.3f}"
-                    if ours_v is not None
-                    else ""
-                ),
-                protocol_note=f"anchor: {r['protocol']} ({r['reference']}); {ours}",
-            )
-        else:
-            row.update(
-                anchor_model="",
-                anchor_reference="",
-                anchor_value=None,
-                anchor_protocol="",
-                anchor_source="",
-                vs_anchor="",
-                protocol_note=f"no anchor; {ours}",
-            )
+        )
         if table in goals:
             g = float(goals[table])
             row.update(
@@ -150,9 +94,7 @@ def main(sm, log):
             row["test_acc"],
             row["goal_test_acc"],
         )
-    df = pd.DataFrame(rows)
-    write_csv_atomic(sm.output.csv, df, float_format="%.10g")
-    log.info("summary of %d tables -> %s", len(df), Path(sm.output.csv).name)
+    summary.write_summary(sm.output.csv, rows, log)
 
 
 run_job(snakemake, main)

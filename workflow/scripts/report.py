@@ -6,18 +6,13 @@ from nplab_io.report import build_report
 
 
 def main(sm, log):
+    names = ("results", "root", "spec_dir", "questions_dir", "config", "config_name", "max_rows")
     html = build_report(
-        results=sm.params.results,
-        root=sm.params.root,
-        spec_dir=sm.params.spec_dir,
+        **{name: getattr(sm.params, name) for name in names},
         sections_file=sm.input.sections,
-        questions_dir=sm.params.questions_dir,
         template=sm.input.template,
         css_file=sm.input.css,
         script_file=sm.input.script,
-        config=sm.params.config,
-        config_name=sm.params.config_name,
-        max_rows=sm.params.max_rows,
         current_outputs=sm.input.results,
         log=log,
     )
