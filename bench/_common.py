@@ -28,14 +28,18 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-_THREAD_ENV_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
+
+def ensure_nplab_importable() -> None:
+    """Make ``import nplab`` work from a plain checkout (no install needed)."""
+    try:
+        importlib.import_module("nplab")
+    except ImportError:
+        src = Path(__file__).resolve().parent.parent / "src"
+        sys.path.insert(0, str(src))
+
+
+ensure_nplab_importable()
+from nplab._threads import THREAD_ENV_VARS as _THREAD_ENV_VARS  # noqa: E402  (no numpy)
 
 # Keep the threadpoolctl controller alive for the whole process.
 _LIMITER: Any = None
@@ -59,15 +63,6 @@ def pin_threads_from_argv(argv: Sequence[str] | None = None) -> int:
     return n
 
 
-def ensure_nplab_importable() -> None:
-    """Make ``import nplab`` work from a plain checkout (no install needed)."""
-    try:
-        importlib.import_module("nplab")
-    except ImportError:
-        src = Path(__file__).resolve().parent.parent / "src"
-        sys.path.insert(0, str(src))
-
-
 def base_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=description,
@@ -79,14 +74,10 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         default=default_threads(),
         help="threads for BLAS/OpenMP (numpy, scikit-learn) and torch",
     )
-    p.add_argument("--repeat", type=int, default=3, help="timing repeats (best of N is reported)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random data")
-    p.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before timing, wait up to this long for other processes to leave the CPU idle",
+    int_arg(p, "--repeat", 3, "timing repeats (best of N is reported)")
+    int_arg(p, "--seed", 0, "seed for the random data")
+    add_wait_idle(
+        p, "before timing, wait up to this long for other processes to leave the CPU idle"
     )
     p.add_argument(
         "--json",
@@ -96,6 +87,16 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         help="also write the numbers as JSON here",
     )
     return p
+
+
+def int_arg(p: argparse.ArgumentParser, name: str, default: int, help: str | None = None) -> None:
+    """An integer option ``name`` of ``p``."""
+    p.add_argument(name, type=int, default=default, help=help)
+
+
+def add_wait_idle(p: argparse.ArgumentParser, help: str) -> None:
+    """``--wait-idle SECONDS`` (see :func:`wait_for_idle`)."""
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS", help=help)
 
 
 def optional_import(name: str) -> Any | None:
@@ -378,6 +379,11 @@ def fmt_ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def timing_row(label: str, t: dict[str, float], *cells: str) -> list[str]:
+    """A table row: ``label``, the best and the median time of ``t``, then ``cells``."""
+    return [label, fmt_s(t["best"]), fmt_s(t["median"]), *cells]
+
+
 def print_table(
     headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
 ) -> None:
@@ -430,3 +436,38 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     return str(o)
+
+
+def write_results(args, benchmark: str, info: dict[str, Any], results: dict[str, Any]) -> None:
+    """Report the background load after the run, then write ``--json`` (if given): the
+    benchmark's name, the machine ``info``, the command-line parameters and ``results``."""
+    info["background_load_after"] = report_background_load("after")
+    write_json(
+        args.json,
+        {
+            "benchmark": benchmark,
+            "machine": info,
+            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
+            "results": results,
+        },
+    )
+
+
+def proc_status_bytes(field: str) -> int | None:
+    """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``, ...) in bytes."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset ``VmHWM`` to the current RSS (/proc/self/clear_refs); False where the kernel
+    does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False

@@ -431,29 +431,13 @@ def run_naive(args):
 
 
 # --------------------------------------------------------------------------- memory
-def _proc_status_bytes(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return None
-
-
-def _reset_hwm():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def memory_child(args):
     """In a fresh interpreter: peak memory of one training step or one test-mode pass."""
     import tracemalloc
 
     from nplab import optim
 
+    tracemalloc.start()  # before anything is built: every numpy buffer is traced
     what, budget = args.memory_child.split(":")
     net = new_nplab_net(args, args.seed, int(budget))
     n = args.batch_size if what == "step" else 1000
@@ -467,10 +451,10 @@ def memory_child(args):
 
     run = step if what == "step" else (lambda: net.loss(X))
     run()  # optimizer state and first-call allocations exist before the measurement
-    tracemalloc.start()
-    base, _ = tracemalloc.get_traced_memory()
-    rss_before = _proc_status_bytes("VmRSS")
-    reset = _reset_hwm()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    rss_before = _common.proc_status_bytes("VmRSS")
+    reset = _common.reset_peak_rss()
     run()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -480,9 +464,10 @@ def memory_child(args):
         "images": n,
         "input_bytes": X.nbytes,
         "params_bytes": sum(v.nbytes for v in net.params.values()),
-        "traced_peak_above_start": peak - base,
+        "traced_held_before": held,
+        "traced_peak": peak,
         "rss_before": rss_before,
-        "hwm_after": _proc_status_bytes("VmHWM"),
+        "hwm_after": _common.proc_status_bytes("VmHWM"),
         "hwm_reset": reset,
     }
     print("MEMORY_RESULT " + json.dumps(res), flush=True)
@@ -520,16 +505,18 @@ def run_memory(args):
                 [
                     f"{'train step' if what == 'step' else 'test pass'}, {res['images']} images",
                     f"{label} ({budget / MIB:g} MiB)" if budget < 2**62 else label,
-                    f"{res['traced_peak_above_start'] / MIB:.0f} MiB",
+                    f"{res['traced_peak'] / MIB:.0f} MiB",
+                    f"{(res['traced_peak'] - res['traced_held_before']) / MIB:.0f} MiB",
                     f"{res['hwm_after'] / MIB:.0f} MiB"
                     + ("" if res["hwm_reset"] else " (not reset)"),
                 ]
             )
     _common.print_table(
-        ["", "im2col chunks", "numpy peak above start", "peak RSS of the process"],
+        ["", "im2col chunks", "numpy peak", "above held", "peak RSS"],
         rows,
-        title="peak memory (tracemalloc counts numpy's buffers; RSS includes the interpreter, "
-        "numpy, the data and the parameters)",
+        title="peak memory: numpy's traced buffers at the peak (parameters, optimizer state, "
+        "data, activations, im2col blocks), the part above what was held before the call, "
+        "and the process's peak RSS (interpreter and libraries too)",
     )
     return out
 
@@ -560,16 +547,7 @@ def main() -> None:
     print(
         f"\n(benchmark wall time {_common.fmt_s(time.perf_counter() - t0)}, threads {args.threads})"
     )
-    info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(
-        args.json,
-        {
-            "benchmark": "conv",
-            "machine": info,
-            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-            "results": results,
-        },
-    )
+    _common.write_results(args, "conv", info, results)
 
 
 if __name__ == "__main__":

@@ -55,12 +55,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--small-n-test", type=int, default=200, help="test rows for the three-method comparison"
     )
-    p.add_argument(
-        "--small-n-train",
-        type=int,
-        default=5_000,
-        help="train rows for the three-method comparison",
-    )
+    _common.int_arg(p, "--small-n-train", 5_000, "train rows for the three-method comparison")
     p.add_argument("--no-methods", action="store_true", help="skip the two/one/no-loop comparison")
     p.add_argument(
         "--memory", action="store_true", help="also run the (slow) peak-memory measurement"
@@ -96,23 +91,6 @@ def new_knn():
 
 
 # --------------------------------------------------------------------------- memory
-def _proc_status_kib(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return None
-
-
-def _reset_hwm():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def memory_child(args):
     """Runs in a fresh interpreter: build inputs, then measure predict()'s peak RSS."""
     import resource
@@ -123,15 +101,15 @@ def memory_child(args):
     inputs = X_train.nbytes + y_train.nbytes + X_test.nbytes
     knn = new_knn()
     knn.fit(X_train, y_train)
-    rss_before = _proc_status_kib("VmRSS") * 1024
-    hwm_before_raw = _proc_status_kib("VmHWM") * 1024
-    reset = _reset_hwm()
-    hwm_before = _proc_status_kib("VmHWM") * 1024
+    rss_before = _common.proc_status_bytes("VmRSS")
+    hwm_before_raw = _common.proc_status_bytes("VmHWM")
+    reset = _common.reset_peak_rss()
+    hwm_before = _common.proc_status_bytes("VmHWM")
     t0 = time.perf_counter()
     pred = knn.predict(X_test)
     seconds = time.perf_counter() - t0
-    hwm_after = _proc_status_kib("VmHWM") * 1024
-    rss_after = _proc_status_kib("VmRSS") * 1024
+    hwm_after = _common.proc_status_bytes("VmHWM")
+    rss_after = _common.proc_status_bytes("VmRSS")
     ru_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out = {
         "n_test": args.memory_n_test,
@@ -304,13 +282,12 @@ def main() -> None:
     _common.print_table(
         ["", "best", "median", "GFLOP/s (matmul part)", "nplab / this"],
         [
-            [
+            _common.timing_row(
                 "nplab fit+predict (k=1, no loops)",
-                _common.fmt_s(t_np["best"]),
-                _common.fmt_s(t_np["median"]),
+                t_np,
                 f"{flops / t_np['best'] / 1e9:.1f}",
                 "1.00",
-            ],
+            ),
             [
                 "sklearn KNeighborsClassifier brute",
                 _common.fmt_s(t_sk["best"]) if t_sk else "skipped",
@@ -318,20 +295,10 @@ def main() -> None:
                 f"{flops / t_sk['best'] / 1e9:.1f}" if t_sk else "-",
                 _common.fmt_ratio(r_sk),
             ],
-            [
-                "nplab compute_distances_no_loops",
-                _common.fmt_s(t_dist["best"]),
-                _common.fmt_s(t_dist["median"]),
-                f"{g_dist:.1f}",
-                "-",
-            ],
-            [
-                "plain np.matmul (n_test x dim)@(dim x n_train)",
-                _common.fmt_s(t_mm["best"]),
-                _common.fmt_s(t_mm["median"]),
-                f"{g_mm:.1f}",
-                "-",
-            ],
+            _common.timing_row("nplab compute_distances_no_loops", t_dist, f"{g_dist:.1f}", "-"),
+            _common.timing_row(
+                "plain np.matmul (n_test x dim)@(dim x n_train)", t_mm, f"{g_mm:.1f}", "-"
+            ),
         ],
         title=f"kNN k=1, {nte} x {ntr} x {dim} float32 ({flops / 1e9:.0f} GFLOP in the matmul part)",
     )
@@ -401,16 +368,7 @@ def main() -> None:
         results["memory"] = run_memory(args)
 
     print()
-    info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(
-        args.json,
-        {
-            "benchmark": "knn",
-            "machine": info,
-            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-            "results": results,
-        },
-    )
+    _common.write_results(args, "knn", info, results)
 
 
 if __name__ == "__main__":

@@ -117,16 +117,7 @@ def main() -> None:
         title=f"naive vs vectorised loss+gradient ({args.n} x {args.dim}, {args.classes} classes; best of N)",
     )
     print()
-    info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(
-        args.json,
-        {
-            "benchmark": "linear",
-            "machine": info,
-            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-            "results": results,
-        },
-    )
+    _common.write_results(args, "linear", info, results)
 
 
 if __name__ == "__main__":

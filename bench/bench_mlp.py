@@ -46,18 +46,9 @@ def parse_args():
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument(
-        "--n-val",
-        type=int,
-        default=100,
-        help="rows of the (tiny) validation set nplab's Solver needs",
-    )
-    p.add_argument(
-        "--num-train-samples",
-        type=int,
-        default=100,
-        help="rows the Solver uses for its end-of-epoch train accuracy",
-    )
+    _common.int_arg(p, "--n-val", 100, "rows of the (tiny) validation set nplab's Solver needs")
+    help_ = "rows the Solver uses for its end-of-epoch train accuracy"
+    _common.int_arg(p, "--num-train-samples", 100, help_)
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn baseline")
     p.add_argument(
@@ -351,38 +342,12 @@ def main() -> None:
     def gflops(t):
         return f"{flops / t / 1e9:.1f}"
 
-    rows = [
-        [
-            "nplab Solver",
-            _common.fmt_s(t_np["best"]),
-            _common.fmt_s(t_np["median"]),
-            gflops(t_np["best"]),
-            f"{t_np['final_loss']:.4f}" if t_np.get("final_loss") is not None else "-",
-            "1.00",
-        ]
-    ]
-    if t_torch:
-        rows.append(
-            [
-                "PyTorch",
-                _common.fmt_s(t_torch["best"]),
-                _common.fmt_s(t_torch["median"]),
-                gflops(t_torch["best"]),
-                f"{t_torch['final_loss']:.4f}",
-                _common.fmt_ratio(r_torch),
-            ]
-        )
-    if t_sk:
-        rows.append(
-            [
-                "scikit-learn",
-                _common.fmt_s(t_sk["best"]),
-                _common.fmt_s(t_sk["median"]),
-                gflops(t_sk["best"]),
-                f"{t_sk['final_loss']:.4f}",
-                _common.fmt_ratio(r_sk),
-            ]
-        )
+    loss_np = f"{t_np['final_loss']:.4f}" if t_np.get("final_loss") is not None else "-"
+    rows = [_common.timing_row("nplab Solver", t_np, gflops(t_np["best"]), loss_np, "1.00")]
+    for label, t, r in (("PyTorch", t_torch, r_torch), ("scikit-learn", t_sk, r_sk)):
+        if t:
+            loss = f"{t['final_loss']:.4f}"
+            rows.append(_common.timing_row(label, t, gflops(t["best"]), loss, _common.fmt_ratio(r)))
     rows.append(
         [
             "GEMM bound (3x fwd)",
@@ -439,16 +404,7 @@ def main() -> None:
         )
 
     print()
-    info["background_load_after"] = _common.report_background_load("after")
-    _common.write_json(
-        args.json,
-        {
-            "benchmark": "mlp",
-            "machine": info,
-            "params": {k: (str(v) if k == "json" else v) for k, v in vars(args).items()},
-            "results": results,
-        },
-    )
+    _common.write_results(args, "mlp", info, results)
 
 
 if __name__ == "__main__":

@@ -53,26 +53,21 @@ def run_once(cores: int, workdir: Path, args, mirror: str) -> dict:
         for k, v in os.environ.items()
         if k not in _common._THREAD_ENV_VARS and not k.startswith("SLURM_")
     }
+    _common.ensure_nplab_importable()
+    from nplab_io.smk_cmd import config_args, snakemake_command
+
     cmd = [
         "timeout",
         "-k",
         "15",
         str(args.timeout),
-        sys.executable,
-        "-m",
-        "snakemake",
-        *args.targets,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--configfile",
-        args.configfile,
-        "--config",
-        f"mirror={mirror}",
-    ]  # --config last: it swallows what follows
+        *snakemake_command(
+            ROOT / "Snakefile",
+            workdir,
+            *args.targets,
+            *config_args(mirror, cores=cores, configfile=args.configfile),
+        ),
+    ]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -112,13 +107,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--mirror", default=None, help="dataset mirror (see above)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per run")
-    ap.add_argument(
-        "--wait-idle",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="first wait up to this long for an idle CPU",
-    )
+    _common.add_wait_idle(ap, "first wait up to this long for an idle CPU")
     ap.add_argument("--keep", action="store_true", help="keep the working directories")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args(argv)

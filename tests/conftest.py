@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from nplab_io.smk_cmd import config_args, snakemake_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MIRROR = ROOT.parent / "shared" / "datasets"
@@ -63,26 +65,48 @@ def e2e_mirror(tmp_path_factory) -> tuple[Path, str]:
     return root, "synthetic"
 
 
+def with_setting(cfg: dict, dotted: str, value) -> dict:
+    """A deep copy of ``cfg`` with the setting ``a.b.c`` set to ``value`` (missing levels
+    are created)."""
+    cfg = copy.deepcopy(cfg)
+    *head, last = dotted.split(".")
+    node = cfg
+    for k in head:
+        node = node.setdefault(k, {})
+    node[last] = value
+    return cfg
+
+
 def run_snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the workflow of this repository with ``workdir`` as the working directory."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
+    cmd = snakemake_command(ROOT / "Snakefile", workdir, *args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(workdir))
+
+
+def config_copy(wd: Path) -> Path:
+    """``wd`` with a copy of config/ (Snakefile paths are relative)."""
+    shutil.copytree(ROOT / "config", wd / "config")
+    return wd
+
+
+def run_quick(wd: Path, mirror, *targets: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``targets`` (default: the default target) of the quick config on ``mirror``, two cores."""
+    return run_snakemake(wd, *targets, *config_args(mirror), timeout=timeout)
+
+
+def quick_stage_run(tmp_path_factory, mirror, name: str, *targets: str) -> Path:
+    """A fresh working directory in which ``targets`` of the quick config ran on ``mirror``;
+    fails with the end of Snakemake's output if the run failed."""
+    wd = config_copy(tmp_path_factory.mktemp(name))
+    res = run_quick(wd, mirror, *targets)
+    assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
+    return wd
 
 
 @pytest.fixture()
 def workdir(tmp_path) -> Path:
     """A fresh working directory holding a copy of config/ (Snakefile paths are relative)."""
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    return tmp_path
+    return config_copy(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -97,17 +121,13 @@ def quick_run(tmp_path_factory, e2e_mirror) -> Path:
     wd = Path(reuse) if reuse else tmp_path_factory.mktemp("quick_run")
     if reuse:
         shutil.rmtree(wd / "config", ignore_errors=True)
-    shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(
-        wd,
-        "--cores",
-        "2",
-        "--configfile",
-        "config/quick.yaml",
-        "--config",
-        f"mirror={mirror}",
-        timeout=1800,
-    )
+    res = run_quick(config_copy(wd), mirror, timeout=1800)
     if res.returncode != 0:
         pytest.fail("quick-config pipeline run failed:\n" + res.stderr[-4000:])
     return wd
+
+
+@pytest.fixture(scope="session")
+def results(quick_run) -> Path:
+    """results/ of the session's quick-config run (see ``quick_run``)."""
+    return quick_run / "results"

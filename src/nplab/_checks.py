@@ -12,7 +12,15 @@ import math
 
 import numpy as np
 
-__all__ = ["check_int", "check_number", "check_choice", "check_float_dtype", "check_callable"]
+__all__ = [
+    "check_int",
+    "check_number",
+    "check_choice",
+    "check_float_dtype",
+    "check_callable",
+    "check_generator",
+    "generator_property",
+]
 
 _INTS = (int, np.integer)
 _NUMBERS = (int, float, np.integer, np.floating)
@@ -65,3 +73,25 @@ def check_callable(name: str, value):
     if value is not None and not callable(value):
         raise ValueError(f"{name} must be callable or None, got {value!r}")
     return value
+
+
+def check_generator(name: str, value) -> np.random.Generator:
+    """``value`` if it is an ``np.random.Generator``."""
+    if not isinstance(value, np.random.Generator):
+        raise ValueError(f"{name} must be an np.random.Generator, got {type(value).__name__}")
+    return value
+
+
+def generator_property(doc: str, on_set=None) -> property:
+    """A replaceable ``rng`` attribute (stored as ``_rng``) that takes only an
+    ``np.random.Generator``; ``on_set(self, rng)`` runs after a new one is stored."""
+
+    def fget(self) -> np.random.Generator:
+        return self._rng
+
+    def fset(self, value) -> None:
+        self._rng = check_generator("rng", value)
+        if on_set is not None:
+            on_set(self, value)
+
+    return property(fget, fset, doc=doc)

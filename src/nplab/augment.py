@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from skimage.transform import warp
 
+from ._checks import check_generator, generator_property
 from .preprocess import normalize_channels
 
 __all__ = [
@@ -580,8 +581,7 @@ class Pipeline:
                 raise ValueError(f"pipeline items must be Transform objects, got {t!r}")
 
     def __call__(self, X, rng: np.random.Generator, image_shape=None) -> np.ndarray:
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be an np.random.Generator, got {type(rng).__name__}")
+        check_generator("rng", rng)
         X = np.asarray(X)
         imgs = out = as_images(X, image_shape)
         for t in self.transforms:
@@ -686,17 +686,13 @@ class Augmented:
     def params(self):
         return self.model.params
 
-    @property
-    def rng(self) -> np.random.Generator:
-        return self._rng
-
-    @rng.setter
-    def rng(self, value) -> None:
-        if not isinstance(value, np.random.Generator):
-            raise ValueError(f"rng must be an np.random.Generator, got {type(value).__name__}")
-        self._rng = value
+    def _seed_model(self, rng: np.random.Generator) -> None:
         if hasattr(self.model, "rng"):
-            self.model.rng = np.random.default_rng(value.integers(0, 2**63))
+            self.model.rng = np.random.default_rng(rng.integers(0, 2**63))
+
+    rng = generator_property(
+        "Drives the augmentation; setting it also seeds the model's.", _seed_model
+    )
 
     def __getattr__(self, name):  # bn_params, predict helpers, ... of the wrapped model
         if name == "model":

@@ -13,12 +13,9 @@ float32 out); no I/O, no global state.
 
 **Convolution.**  ``conv_param``: ``stride`` (default 1) and ``pad`` (default 0; zeros on
 all four sides); the fast version also reads ``col_budget_bytes`` (default
-:data:`DEFAULT_COL_BUDGET_BYTES`, see Memory) and ``buffers``, a dict owned by the caller
-in which the convolution keeps its work buffers (padded chunk, im2col block) between
-calls, so that a training loop reuses them instead of allocating and page-faulting fresh
-ones every call (a model keeps one for all its layers; never share one between calls
-running at the same time).  Output size ``floor((H + 2 pad - KH) / stride) + 1``: input
-rows past the last whole window are ignored, as in PyTorch.
+:data:`DEFAULT_COL_BUDGET_BYTES`, see Memory).  Output size
+``floor((H + 2 pad - KH) / stride) + 1``: input rows past the last whole window are
+ignored, as in PyTorch.
 
 * :func:`conv_forward_naive` / :func:`conv_backward_naive`: loops over (n, ho, wo), the
   readable reference.
@@ -148,7 +145,6 @@ class _ConvGeometry(NamedTuple):
     stride: int
     pad: int
     budget: int
-    buffers: dict | None
 
     @property
     def K(self) -> int:
@@ -176,13 +172,10 @@ def _conv_setup(x, w, b, conv_param):
         "conv_param['col_budget_bytes']",
         conv_param.get("col_budget_bytes", DEFAULT_COL_BUDGET_BYTES),
     )
-    buffers = conv_param.get("buffers")
-    if buffers is not None and not isinstance(buffers, dict):
-        raise ValueError(f"conv_param['buffers'] must be a dict or None, got {buffers!r}")
     Ho = conv_output_size(H, KH, stride, pad)
     Wo = conv_output_size(W, KW, stride, pad)
     dtype = np.result_type(x, w, b)
-    g = _ConvGeometry(N, H, W, C, KH, KW, F, Ho, Wo, stride, pad, budget, buffers)
+    g = _ConvGeometry(N, H, W, C, KH, KW, F, Ho, Wo, stride, pad, budget)
     return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False), g
 
 
@@ -245,19 +238,13 @@ def _chunks(g: _ConvGeometry, itemsize: int) -> list[tuple[int, int]]:
 
 class _Workspace:
     """The buffers of one convolution call: a zero-bordered padded chunk and an im2col
-    block, both sized for the largest chunk; taken from ``store`` (a caller's dict) when
-    given, so that a training loop reuses them instead of faulting in fresh pages."""
+    block, both sized for the largest chunk and reused by every chunk."""
 
-    def __init__(self, g: _ConvGeometry, chunk: int, dtype, store: dict | None):
+    def __init__(self, g: _ConvGeometry, chunk: int, dtype):
         p = g.pad
-        self.padded = None
-        if p:
-            shape = (chunk, g.H + 2 * p, g.W + 2 * p, g.C)
-            self.padded = _zeros_once(
-                store, ("padded", shape, p, np.dtype(dtype).str), shape, dtype
-            )
-        col_shape = (chunk, g.Ho, g.Wo, g.KH, g.KW, g.C)
-        self.col = _scratch(store, int(np.prod(col_shape)), dtype).reshape(col_shape)
+        # zeros once: only the interior is ever written, so the border stays zero
+        self.padded = np.zeros((chunk, g.H + 2 * p, g.W + 2 * p, g.C), dtype=dtype) if p else None
+        self.col = np.empty((chunk, g.Ho, g.Wo, g.KH, g.KW, g.C), dtype=dtype)
 
     def im2col(self, x: np.ndarray, g: _ConvGeometry) -> np.ndarray:
         """Copy the patches of the chunk ``x`` into the block; return it as (rows, K)."""
@@ -279,34 +266,13 @@ class _Workspace:
         return block.reshape(m * g.Ho * g.Wo, g.K)
 
 
-def _zeros_once(store: dict | None, key, shape, dtype) -> np.ndarray:
-    """``np.zeros(shape)``, kept in ``store`` under ``key`` and returned again by later
-    calls: only the padded chunk's interior is ever written, so its border stays zero."""
-    if store is None:
-        return np.zeros(shape, dtype=dtype)
-    if key not in store:
-        store[key] = np.zeros(shape, dtype=dtype)
-    return store[key]
-
-
-def _scratch(store: dict | None, size: int, dtype) -> np.ndarray:
-    """``size`` uninitialised elements; from ``store``'s block of that dtype (grown when
-    too small) if given."""
-    if store is None:
-        return np.empty(size, dtype=dtype)
-    key = ("scratch", np.dtype(dtype).str)
-    if key not in store or store[key].size < size:
-        store[key] = np.empty(size, dtype=dtype)
-    return store[key][:size]
-
-
 def conv_forward(x, w, b, conv_param=None):
     """Fast convolution (im2col + one matrix product per chunk); same contract as
     :func:`conv_forward_naive`, ``cache = (x, w, b, geometry)``.
     """
     x, w, b, g = _conv_setup(x, w, b, conv_param)
     chunks = _chunks(g, x.dtype.itemsize)
-    ws = _Workspace(g, chunks[0][1] - chunks[0][0], x.dtype, g.buffers)
+    ws = _Workspace(g, chunks[0][1] - chunks[0][0], x.dtype)
     w2 = w.reshape(g.K, g.F)
     out = np.empty((g.N, g.Ho, g.Wo, g.F), dtype=x.dtype)
     for start, stop in chunks:
@@ -367,7 +333,7 @@ def conv_backward(dout, cache, need_dx: bool = True):
     x, w, _b, g = cache
     dout = _check_dout(dout, (g.N, g.Ho, g.Wo, g.F)).astype(x.dtype, copy=False)
     chunks = _chunks(g, x.dtype.itemsize)
-    ws = _Workspace(g, chunks[0][1] - chunks[0][0], x.dtype, g.buffers)
+    ws = _Workspace(g, chunks[0][1] - chunks[0][0], x.dtype)
     w2 = w.reshape(g.K, g.F)
     dw = np.empty((g.K, g.F), dtype=x.dtype)
     dw_chunk = np.empty_like(dw) if len(chunks) > 1 else dw
@@ -437,16 +403,22 @@ def _expand(a: np.ndarray) -> np.ndarray:
     return a[:, :, None, :, None, :]
 
 
-def max_pool_forward_naive(x, pool_param=None):
-    """Max pooling by loops over (n, ho, wo); ``cache = (x, pool_param)``."""
+def _pool_forward_loops(x, pool_param, reduce):
+    """``reduce`` (np.max, np.mean) of every window by loops over (n, ho, wo);
+    ``cache = (x, pool_param)``."""
     x = _check_nhwc("x", x)
     g = _pool_setup(x, pool_param)
     out = np.empty((g.N, g.Ho, g.Wo, g.C), dtype=x.dtype)
     for n in range(g.N):
         for i in range(g.Ho):
             for j in range(g.Wo):
-                out[n, i, j] = g.window(x, n, i, j).max(axis=(0, 1))
+                out[n, i, j] = reduce(g.window(x, n, i, j), axis=(0, 1))
     return out, (x, pool_param)
+
+
+def max_pool_forward_naive(x, pool_param=None):
+    """Max pooling by loops over (n, ho, wo); ``cache = (x, pool_param)``."""
+    return _pool_forward_loops(x, pool_param, np.max)
 
 
 def max_pool_backward_naive(dout, cache):
@@ -517,14 +489,7 @@ def _pool_path(path: str, g: _PoolGeometry) -> str:
 
 def avg_pool_forward_naive(x, pool_param=None):
     """Average pooling by loops over (n, ho, wo); ``cache = (x, pool_param)``."""
-    x = _check_nhwc("x", x)
-    g = _pool_setup(x, pool_param)
-    out = np.empty((g.N, g.Ho, g.Wo, g.C), dtype=x.dtype)
-    for n in range(g.N):
-        for i in range(g.Ho):
-            for j in range(g.Wo):
-                out[n, i, j] = g.window(x, n, i, j).mean(axis=(0, 1))
-    return out, (x, pool_param)
+    return _pool_forward_loops(x, pool_param, np.mean)
 
 
 def avg_pool_backward_naive(dout, cache):

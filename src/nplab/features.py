@@ -37,6 +37,7 @@ import skimage.color as _skcolor
 import skimage.feature as _skfeature
 
 from ._checks import check_choice, check_int
+from ._threads import THREAD_ENV_VARS
 
 __all__ = ["HOG_DEFAULTS", "hog_features", "hue_histogram", "extract_features", "feature_names"]
 
@@ -48,14 +49,6 @@ HOG_DEFAULTS: dict = {
     "block_norm": "L2-Hys",
 }
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
-_THREAD_ENV = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 
 
 # --------------------------------------------------------------------------- validation
@@ -202,7 +195,7 @@ def _features_chunk(x: np.ndarray, params: dict, hue_bins: int) -> np.ndarray:
 
 def _init_worker() -> None:
     """Keep each worker process single-threaded (no BLAS/OpenMP oversubscription)."""
-    for var in _THREAD_ENV:
+    for var in THREAD_ENV_VARS:
         os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
 

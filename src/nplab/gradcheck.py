@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import check_int, check_number
+from ._checks import check_generator, check_int, check_number
 
 __all__ = [
     "rel_error",
@@ -44,6 +44,28 @@ def rel_error(a, b) -> float:
     return float(num / den)
 
 
+def _every_index(x: np.ndarray):
+    """The multi-indices of ``x`` in C order (``x`` must be writeable and non-empty)."""
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        yield it.multi_index
+        it.iternext()
+
+
+def _centred_values(f, x: np.ndarray, h: float, value, indices=None):
+    """For each coordinate ``i`` of ``indices`` (default: all) of ``x``, perturbed in
+    place: ``(i, value(f(x + h e_i)), value(f(x - h e_i)))``, yielded with ``x`` restored
+    exactly."""
+    for ix in _every_index(x) if indices is None else indices:
+        old = x[ix]
+        x[ix] = old + h
+        plus = value(f(x))
+        x[ix] = old - h
+        minus = value(f(x))
+        x[ix] = old
+        yield ix, plus, minus
+
+
 def eval_numerical_gradient(
     f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5
 ) -> np.ndarray:
@@ -54,17 +76,8 @@ def eval_numerical_gradient(
     h = check_number("h", h, positive=True)
     x = _check_float_array("x", x)
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fp = float(f(x))
-        x[ix] = old - h
-        fm = float(f(x))
-        x[ix] = old
+    for ix, fp, fm in _centred_values(f, x, h, float):
         grad[ix] = (fp - fm) / (2.0 * h)
-        it.iternext()
     return grad
 
 
@@ -80,19 +93,10 @@ def eval_numerical_gradient_array(
     x = _check_float_array("x", x)
     df = np.asarray(df)
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), copy=True)
-        x[ix] = old
+    for ix, pos, neg in _centred_values(f, x, h, lambda v: np.array(v, copy=True)):
         if pos.shape != df.shape:
             raise ValueError(f"df must have the shape of f(x), {pos.shape}, got {df.shape}")
         grad[ix] = np.sum((pos - neg) * df) / (2.0 * h)
-        it.iternext()
     return grad
 
 
@@ -120,17 +124,11 @@ def grad_check_sparse(
     num_checks = check_int("num_checks", num_checks)
     if rng is None:
         rng = np.random.default_rng(0)
-    elif not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be an np.random.Generator, got {type(rng).__name__}")
+    else:
+        check_generator("rng", rng)
     errs = np.empty(int(num_checks), dtype=np.float64)
-    for i in range(int(num_checks)):
-        ix = tuple(int(rng.integers(n)) for n in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        fp = float(f(x))
-        x[ix] = old - h
-        fm = float(f(x))
-        x[ix] = old
+    draws = (tuple(int(rng.integers(n)) for n in x.shape) for _ in range(int(num_checks)))
+    for i, (ix, fp, fm) in enumerate(_centred_values(f, x, h, float, draws)):
         num = (fp - fm) / (2.0 * h)
         ana = float(analytic_grad[ix])
         errs[i] = abs(num - ana) / max(1e-8, abs(num) + abs(ana))

@@ -211,6 +211,17 @@ ACTIVATIONS = {
 
 
 # --------------------------------------------------------------------------- batch norm
+def _norm_inputs(x, gamma, beta, param: dict):
+    """What every normalisation checks first: ``x`` (N, D) as floats, ``gamma`` and
+    ``beta`` of shape (D,), and ``param``'s ``eps`` (1e-5)."""
+    x = _as_float("x", x)
+    _check_2d("x", x)
+    d = x.shape[1]
+    gamma = _check_vec("gamma", gamma, d)
+    beta = _check_vec("beta", beta, d)
+    return x, gamma, beta, check_number("eps", param.get("eps", 1e-5), positive=True)
+
+
 def batchnorm_forward(x, gamma, beta, bn_param: dict):
     """Batch normalisation over the batch axis of ``x`` (N, D).
 
@@ -222,12 +233,8 @@ def batchnorm_forward(x, gamma, beta, bn_param: dict):
     ``out = gamma * xhat + beta``.
     """
     mode = _check_mode(bn_param, "bn_param")
-    x = _as_float("x", x)
-    _check_2d("x", x)
+    x, gamma, beta, eps = _norm_inputs(x, gamma, beta, bn_param)
     n, d = x.shape
-    gamma = _check_vec("gamma", gamma, d)
-    beta = _check_vec("beta", beta, d)
-    eps = check_number("eps", bn_param.get("eps", 1e-5), positive=True)
     momentum = bn_param.get("momentum", 0.9)
     if not (0 <= momentum <= 1):
         raise ValueError(f"bn_param['momentum'] must be in [0, 1], got {momentum!r}")
@@ -296,12 +303,8 @@ def layernorm_forward(x, gamma, beta, ln_param: dict | None = None):
         ln_param = {}
     if not isinstance(ln_param, dict):
         raise ValueError(f"ln_param must be a dict, got {type(ln_param).__name__}")
-    x = _as_float("x", x)
-    _check_2d("x", x)
-    n, d = x.shape
-    gamma = _check_vec("gamma", gamma, d)
-    beta = _check_vec("beta", beta, d)
-    eps = check_number("eps", ln_param.get("eps", 1e-5), positive=True)
+    x, gamma, beta, eps = _norm_inputs(x, gamma, beta, ln_param)
+    d = x.shape[1]
     mu = x.mean(axis=1, keepdims=True)
     xhat = x - mu
     var = np.einsum("ij,ij->i", xhat, xhat)[:, None] / d

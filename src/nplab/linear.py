@@ -128,6 +128,20 @@ def softmax_loss_vectorized(W, X, y, reg):
 
 
 # --------------------------------------------------------------------------- estimators
+#: The constructor parameters of :class:`LinearClassifier` (get_params / repr order).
+_COMMON_PARAMS = (
+    "learning_rate",
+    "reg",
+    "num_iters",
+    "batch_size",
+    "weight_scale",
+    "seed",
+    "dtype",
+    "num_classes",
+    "callback",
+)
+
+
 class LinearClassifier:
     """Base class: a linear score function ``X @ W_`` trained by minibatch SGD.
 
@@ -279,43 +293,11 @@ class LinearClassifier:
 class LinearSVM(LinearClassifier):
     """Linear multiclass SVM (hinge loss with margin ``delta``) trained by SGD."""
 
-    _param_names = (
-        "learning_rate",
-        "reg",
-        "num_iters",
-        "batch_size",
-        "weight_scale",
-        "delta",
-        "seed",
-        "dtype",
-        "num_classes",
-        "callback",
-    )
+    _param_names = (*_COMMON_PARAMS[:5], "delta", *_COMMON_PARAMS[5:])
 
-    def __init__(
-        self,
-        learning_rate=1e-7,
-        reg=2.5e4,
-        num_iters=1500,
-        batch_size=200,
-        weight_scale=1e-3,
-        delta=1.0,
-        seed=0,
-        dtype=np.float32,
-        num_classes=None,
-        callback=None,
-    ):
-        super().__init__(
-            learning_rate=learning_rate,
-            reg=reg,
-            num_iters=num_iters,
-            batch_size=batch_size,
-            weight_scale=weight_scale,
-            seed=seed,
-            dtype=dtype,
-            num_classes=num_classes,
-            callback=callback,
-        )
+    def __init__(self, *args, delta=1.0, **kwargs):
+        """:class:`LinearClassifier`'s parameters, and the margin ``delta`` (keyword)."""
+        super().__init__(*args, **kwargs)
         self.delta = delta
 
     def _validate_hparams(self):
@@ -330,17 +312,7 @@ class LinearSVM(LinearClassifier):
 class Softmax(LinearClassifier):
     """Linear softmax (multinomial logistic regression) classifier trained by SGD."""
 
-    _param_names = (
-        "learning_rate",
-        "reg",
-        "num_iters",
-        "batch_size",
-        "weight_scale",
-        "seed",
-        "dtype",
-        "num_classes",
-        "callback",
-    )
+    _param_names = _COMMON_PARAMS
 
     def loss(self, W, X, y):
         """:func:`softmax_loss_vectorized` with this estimator's ``reg``."""

@@ -25,7 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_choice, check_float_dtype, check_int, check_number
+from ._checks import (
+    check_choice,
+    check_float_dtype,
+    check_generator,
+    check_int,
+    check_number,
+    generator_property,
+)
 from .layers import (
     ACTIVATIONS,
     affine_backward,
@@ -69,8 +76,7 @@ def init_weights(
     fan_out = check_int("fan_out", fan_out)
     check_choice("scheme", scheme, INIT_SCHEMES)
     weight_scale = check_number("weight_scale", weight_scale)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be an np.random.Generator, got {type(rng).__name__}")
+    check_generator("rng", rng)
     dt = check_float_dtype(dtype)
     shape = (fan_in, fan_out)
     if scheme == "uniform":
@@ -117,16 +123,9 @@ class _Model:
 
     _rng: np.random.Generator
 
-    @property
-    def rng(self) -> np.random.Generator:
-        """Generator for dropout masks (replaceable; must be an ``np.random.Generator``)."""
-        return self._rng
-
-    @rng.setter
-    def rng(self, value) -> None:
-        if not isinstance(value, np.random.Generator):
-            raise ValueError(f"rng must be an np.random.Generator, got {type(value).__name__}")
-        self._rng = value
+    rng = generator_property(
+        "Generator for dropout masks (replaceable; must be an ``np.random.Generator``)."
+    )
 
     def predict(self, X, batch_size: int = 1000) -> np.ndarray:
         """Predicted labels (int64, shape (N,)) in test mode, ``batch_size`` rows at a time."""

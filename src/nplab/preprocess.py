@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_float_dtype, check_int
+
 __all__ = [
     "cifar_split_indices",
     "mnist_split_indices",
@@ -36,24 +38,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_nonneg_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
-def _check_float_dtype(name: str, dtype) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise ValueError(f"{name} must be a floating dtype, got {dtype!r}") from exc
-    if not np.issubdtype(dt, np.floating):
-        raise ValueError(f"{name} must be a floating dtype, got {dt}")
-    return dt
-
-
 def _check_float_array(name: str, x) -> np.ndarray:
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
@@ -78,12 +62,12 @@ def cifar_split_indices(
     training set, ``test`` the test set.  ``dev`` is ``num_dev`` distinct indices drawn
     from ``train`` with ``np.random.default_rng(seed)`` (in draw order, not sorted).
     """
-    n_train_total = _check_nonneg_int("n_train_total", n_train_total)
-    n_test_total = _check_nonneg_int("n_test_total", n_test_total)
-    num_training = _check_nonneg_int("num_training", num_training)
-    num_validation = _check_nonneg_int("num_validation", num_validation)
-    num_test = _check_nonneg_int("num_test", num_test)
-    num_dev = _check_nonneg_int("num_dev", num_dev)
+    n_train_total = check_int("n_train_total", n_train_total, 0)
+    n_test_total = check_int("n_test_total", n_test_total, 0)
+    num_training = check_int("num_training", num_training, 0)
+    num_validation = check_int("num_validation", num_validation, 0)
+    num_test = check_int("num_test", num_test, 0)
+    num_dev = check_int("num_dev", num_dev, 0)
     if num_training > n_train_total:
         raise ValueError(f"num_training={num_training} exceeds n_train_total={n_train_total}")
     if num_training + num_validation > n_train_total:
@@ -116,7 +100,7 @@ def mnist_split_indices(
     val = ``perm[-n_val:]`` (both in permutation order, i.e. not sorted).
     Taking ``max_train``/``max_val`` subsets is done by the caller by slicing.
     """
-    n = _check_nonneg_int("n_train_total", n_train_total)
+    n = check_int("n_train_total", n_train_total, 0)
     vf = float(val_fraction)
     if not 0.0 < vf < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
@@ -137,7 +121,7 @@ def flatten(x) -> np.ndarray:
 
 def to_float(x, dtype) -> np.ndarray:
     """Cast to the floating ``dtype`` without rescaling (no copy if already ``dtype``)."""
-    dt = _check_float_dtype("dtype", dtype)
+    dt = check_float_dtype(dtype, "dtype")
     return np.asarray(x).astype(dt, copy=False)
 
 
@@ -146,7 +130,7 @@ def scale01(x_uint8, dtype) -> np.ndarray:
     x = np.asarray(x_uint8)
     if x.dtype != np.uint8:
         raise ValueError(f"x_uint8 must have dtype uint8, got {x.dtype}")
-    dt = _check_float_dtype("dtype", dtype)
+    dt = check_float_dtype(dtype, "dtype")
     out = x.astype(dt)
     out /= dt.type(255)
     return out
@@ -164,7 +148,7 @@ def mean_image(x_train, dtype=None) -> np.ndarray:
     if dtype is None:
         dt = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
     else:
-        dt = _check_float_dtype("dtype", dtype)
+        dt = check_float_dtype(dtype, "dtype")
     return x.mean(axis=0, dtype=np.float64).astype(dt)
 
 
@@ -190,7 +174,7 @@ def add_bias_column(x) -> np.ndarray:
 
 def one_hot(y, num_classes: int, dtype=np.float32) -> np.ndarray:
     """(N,) integer labels -> (N, num_classes) one-hot matrix in ``dtype``."""
-    num_classes = _check_nonneg_int("num_classes", num_classes)
+    num_classes = check_int("num_classes", num_classes, 0)
     if num_classes == 0:
         raise ValueError("num_classes must be >= 1, got 0")
     y = np.asarray(y)
@@ -254,7 +238,7 @@ def channel_stats(x_train, dtype=None) -> tuple[np.ndarray, np.ndarray]:
     if dtype is None:
         dt = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
     else:
-        dt = _check_float_dtype("dtype", dtype)
+        dt = check_float_dtype(dtype, "dtype")
     flat = x.reshape(-1, x.shape[-1])
     mean = flat.mean(axis=0, dtype=np.float64)
     ss = np.zeros_like(mean)

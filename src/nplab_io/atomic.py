@@ -100,20 +100,20 @@ def _name_target(exc: BaseException, target: Path) -> BaseException:
     return exc
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path next to ``path``; on success it is fsynced and renamed onto it.
-
-    For writers that want a file *name*. The temp file exists (empty) when the block starts.
-    """
-    target = Path(path)
+def _temp_next_to(target: Path) -> str:
+    """A new, empty temp file in ``target``'s folder (created if missing)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     os.close(fd)
+    return tmp
+
+
+@contextmanager
+def _renamed_onto(tmp: str, target: Path) -> Iterator[None]:
+    """When the block (which writes and fsyncs ``tmp``) succeeds, rename ``tmp`` onto
+    ``target``; on any exception remove ``tmp`` and name ``target`` in a nameless OSError."""
     try:
-        yield Path(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        yield
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
     except BaseException as exc:
@@ -123,6 +123,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise named from None
         raise
     _fsync_dir(target.parent)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; on success it is fsynced and renamed onto it.
+
+    For writers that want a file *name*. The temp file exists (empty) when the block starts.
+    """
+    target = Path(path)
+    tmp = _temp_next_to(target)
+    with _renamed_onto(tmp, target):
+        yield Path(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
 
 
 @contextmanager
@@ -142,9 +156,7 @@ def atomic_write(
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
-    os.close(fd)
+    tmp = _temp_next_to(target)
     try:
         # Opened by name (not fdopen) so that ``fh.name`` is the temp path.
         if "b" in mode:
@@ -154,20 +166,10 @@ def atomic_write(
     except BaseException:
         _unlink_quiet(tmp)
         raise
-    try:
-        with fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        _unlink_quiet(tmp)
-        named = _name_target(exc, target)
-        if named is not exc:
-            raise named from None
-        raise
-    _fsync_dir(target.parent)
+    with _renamed_onto(tmp, target), fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nplab_io.figures import pyplot
+from nplab_io.sources import CIFAR10_CLASS_NAMES
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -33,18 +34,7 @@ __all__ = [
     "FIGURES",
 ]
 
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+CIFAR10_CLASSES = tuple(CIFAR10_CLASS_NAMES)
 STRATEGIES = ("scratch", "frozen", "finetune")
 TASKS = ("similar", "different")
 SIZES = ("small", "large")

@@ -32,10 +32,9 @@ from nplab.augment import Augmented
 from nplab.cnn import ConvNet, ThreeLayerConvNet
 from nplab.nets import FullyConnectedNet
 from nplab.preprocess import channel_stats, mean_image, normalize_channels, subtract_mean
-from nplab.schedules import make_schedule
 from nplab.solver import Solver
 
-from .models import load_net_state, net_state, optim_config
+from .models import build_solver, load_bn_stats, load_net_state, net_state
 from .runs import CNN_NUM_CLASSES
 
 __all__ = [
@@ -233,25 +232,9 @@ def wrap_cnn(spec: dict, model, image_shape, stats: dict) -> Augmented:
 
 
 def build_cnn_solver(spec: dict, model, data: dict, *, callback=None, **overrides) -> Solver:
-    """The :class:`~nplab.solver.Solver` of a cnn spec (schedules count epochs)."""
-    schedule = None
-    if spec["schedule"] != "none":
-        schedule = make_schedule(spec["schedule"], spec["lr"], **spec["schedule_params"])
-    kwargs = dict(
-        update_rule=spec["optimizer"],
-        optim_config=optim_config(spec),
-        lr_schedule=schedule,
-        lr_schedule_unit="epoch",
-        batch_size=spec["batch_size"],
-        num_epochs=spec["epochs"],
-        num_iterations=spec["iterations"],
-        seed=spec["seed"],
-        num_train_samples=spec["eval_train_samples"],
-        num_val_samples=None,
-        keep_best=spec["keep_best"],
-        callback=callback,
-    )
-    return Solver(model, data, **(kwargs | overrides))
+    """The :class:`~nplab.solver.Solver` of a cnn spec (schedules count epochs; see
+    :func:`nplab_io.models.build_solver`)."""
+    return build_solver(spec, model, data, callback=callback, **overrides)
 
 
 # --------------------------------------------------------------------------- transfer, state
@@ -274,10 +257,7 @@ def init_from_source(model: ConvNet, state: dict, freeze: str = "none", *, sourc
                 f"expected {model.params[name].shape}"
             )
         model.params[name] = np.array(state[name], dtype=model.dtype)
-    for i, bn in enumerate(model.bn_params, 1):
-        for key in ("running_mean", "running_var"):
-            if f"bn{i}.{key}" in state:
-                bn[key] = np.array(state[f"bn{i}.{key}"], dtype=model.dtype)
+    load_bn_stats(model, state)
     if freeze == "features":
         model.freeze("features")
     elif freeze != "none":

@@ -102,6 +102,20 @@ _TYPE_NAMES = {
 }
 
 
+#: validator -> what the value was expected to be ({arg}: the validator's value)
+_EXPECTED = {
+    "minimum": "expected a value >= {arg}",
+    "maximum": "expected a value <= {arg}",
+    "exclusiveMinimum": "expected a value > {arg}",
+    "exclusiveMaximum": "expected a value < {arg}",
+    "minItems": "expected a list with at least {arg} item(s)",
+    "maxItems": "expected a list with at most {arg} item(s)",
+    "uniqueItems": "expected a list without repeated items",
+    "minLength": "expected a string of at least {arg} character(s)",
+    "pattern": "expected a string matching {arg!r}",
+}
+
+
 def _expected(err: jsonschema.ValidationError) -> str:
     v, arg = err.validator, err.validator_value
     if v == "type":
@@ -109,24 +123,8 @@ def _expected(err: jsonschema.ValidationError) -> str:
         return "expected " + " or ".join(_TYPE_NAMES.get(t, t) for t in types)
     if v == "enum":
         return "expected one of " + ", ".join(repr(a) for a in arg)
-    if v == "minimum":
-        return f"expected a value >= {arg}"
-    if v == "maximum":
-        return f"expected a value <= {arg}"
-    if v == "exclusiveMinimum":
-        return f"expected a value > {arg}"
-    if v == "exclusiveMaximum":
-        return f"expected a value < {arg}"
-    if v == "minItems":
-        return f"expected a list with at least {arg} item(s)"
-    if v == "maxItems":
-        return f"expected a list with at most {arg} item(s)"
-    if v == "uniqueItems":
-        return "expected a list without repeated items"
-    if v == "minLength":
-        return f"expected a string of at least {arg} character(s)"
-    if v == "pattern":
-        return f"expected a string matching {arg!r}"
+    if v in _EXPECTED:
+        return _EXPECTED[v].format(arg=arg)
     if v == "required":
         return "missing required key(s): " + ", ".join(arg)
     return err.message

@@ -461,27 +461,32 @@ def _url_opener(url: str, timeout: float):
     return open_fn
 
 
+def _fetch_url(url, filename, dest, expected_fn, timeout, retries, backoff, sleep, log):
+    """``url`` into ``dest`` with retries; ``expected_fn()`` gives the checksums to verify."""
+    shown = _redact(url)
+    return _with_retries(
+        shown,
+        lambda: _download_to(dest, _url_opener(url, timeout), filename, shown, expected_fn, log),
+        retries,
+        backoff,
+        sleep,
+        log,
+    )
+
+
 def _fetch_canonical(dataset, filename, dest, base, timeout, retries, backoff, sleep, log):
     urls = sources.urls_for(dataset, filename)
     errors: list[str] = []
     mismatch: DataError | None = None
+
+    def expected():
+        return _expected_for(dataset, filename, None)
+
     for url in urls:
         shown = _redact(url)
         try:
-            fields = _with_retries(
-                shown,
-                lambda: _download_to(
-                    dest,
-                    _url_opener(url, timeout),
-                    filename,
-                    shown,
-                    lambda: _expected_for(dataset, filename, None),
-                    log,
-                ),
-                retries,
-                backoff,
-                sleep,
-                log,
+            fields = _fetch_url(
+                url, filename, dest, expected, timeout, retries, backoff, sleep, log
             )
         except (_NotFound, _Permanent, _Transient) as exc:
             errors.append(f"{shown}: {exc}")
@@ -506,23 +511,15 @@ def _fetch_url_mirror(dataset, filename, dest, mirror, base, timeout, retries, b
     for sub in sources.mirror_subdirs(dataset):
         url = _join_url(mirror, sub, filename)
         shown = _redact(url)
+
+        def expected():
+            return _expected_for(
+                dataset, filename, _url_sums(url, timeout, retries, backoff, sleep, log)
+            )
+
         try:
-            fields = _with_retries(
-                shown,
-                lambda: _download_to(
-                    dest,
-                    _url_opener(url, timeout),
-                    filename,
-                    shown,
-                    lambda: _expected_for(
-                        dataset, filename, _url_sums(url, timeout, retries, backoff, sleep, log)
-                    ),
-                    log,
-                ),
-                retries,
-                backoff,
-                sleep,
-                log,
+            fields = _fetch_url(
+                url, filename, dest, expected, timeout, retries, backoff, sleep, log
             )
         except (_NotFound, _Permanent, _Transient) as exc:
             errors.append(f"{shown}: {exc}")

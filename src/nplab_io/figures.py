@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nplab_io.atomic import write_bytes_atomic
 
-__all__ = ["pyplot", "save_figure"]
+__all__ = ["pyplot", "label_axes", "save_figure"]
 
 
 def pyplot():
@@ -18,6 +18,19 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def label_axes(ax, xlabel=None, ylabel=None, *, legend=None, title=None, title_size=9) -> None:
+    """Label ``ax``: its x and y labels, a legend (of font size ``legend``) and a title,
+    each where given."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if legend is not None:
+        ax.legend(fontsize=legend)
+    if title is not None:
+        ax.set_title(title, fontsize=title_size)
 
 
 def save_figure(fig, paths, dpi: int = 110) -> None:

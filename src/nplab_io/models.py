@@ -23,8 +23,16 @@ __all__ = [
     "optim_config",
     "net_state",
     "load_net_state",
+    "load_bn_stats",
     "linear_scores",
 ]
+
+
+def _float32_init(spec: dict) -> dict:
+    """What every float32 model of a spec takes alike: its penalty, init scale and seed."""
+    return dict(
+        reg=spec["reg"], weight_scale=spec["weight_scale"], dtype=np.float32, seed=spec["seed"]
+    )
 
 
 def build_net(spec: dict, input_dim: int, num_classes: int) -> FullyConnectedNet:
@@ -39,13 +47,10 @@ def build_net(spec: dict, input_dim: int, num_classes: int) -> FullyConnectedNet
         else None,
         normalization=None if spec["normalization"] == "none" else spec["normalization"],
         dropout_keep_ratio=spec["dropout_keep"],
-        reg=spec["reg"],
         reg_kind=spec["reg_kind"],
         loss=spec["loss"],
         init=spec["init"],
-        weight_scale=spec["weight_scale"],
-        dtype=np.float32,
-        seed=spec["seed"],
+        **_float32_init(spec),
     )
 
 
@@ -54,13 +59,10 @@ def build_linear(spec: dict, num_classes: int = 10) -> LinearClassifier:
     run spec."""
     kw = dict(
         learning_rate=spec["lr"],
-        reg=spec["reg"],
         num_iters=spec["iterations"],
         batch_size=spec["batch_size"],
-        weight_scale=spec["weight_scale"],
-        seed=spec["seed"],
-        dtype=np.float32,
         num_classes=num_classes,
+        **_float32_init(spec),
     )
     if spec["model"] == "svm":
         return LinearSVM(delta=spec["delta"], **kw)
@@ -77,11 +79,12 @@ def build_solver(
     spec: dict, model, data: dict, *, image_shape=None, callback=None, **overrides
 ) -> Solver:
     """The :class:`~nplab.solver.Solver` of a ``net`` run spec for ``model`` on ``data``
-    (the dict the Solver takes; extra splits are ignored).  A ``flip`` spec trains
-    ``model`` through :class:`~nplab.augment.HorizontalFlip`, which needs the rows'
-    ``(H, W, C)`` ``image_shape``.  ``overrides``: Solver keyword arguments that replace
-    the spec's (e.g. a recording ``update_rule``)."""
-    if spec["flip"]:
+    (the dict the Solver takes; extra splits are ignored); also of a ``cnn`` spec, whose
+    ``lr_decay``, ``sampling`` and ``reduction`` are the Solver's defaults.  A ``flip``
+    spec trains ``model`` through :class:`~nplab.augment.HorizontalFlip`, which needs the
+    rows' ``(H, W, C)`` ``image_shape``.  ``overrides``: Solver keyword arguments that
+    replace the spec's (e.g. a recording ``update_rule``)."""
+    if spec.get("flip"):
         if image_shape is None or len(image_shape) != 3:
             raise ValueError(
                 f"flip needs image rows with an (H, W, C) image_shape, got {image_shape}"
@@ -95,18 +98,16 @@ def build_solver(
         optim_config=optim_config(spec),
         lr_schedule=schedule,
         lr_schedule_unit="epoch",
-        lr_decay=spec["lr_decay"],
         batch_size=spec["batch_size"],
-        sampling=spec["sampling"],
         num_epochs=spec["epochs"],
         num_iterations=spec["iterations"],
-        reduction=spec["reduction"],
         seed=spec["seed"],
         num_train_samples=spec["eval_train_samples"],
         num_val_samples=None,
         keep_best=spec["keep_best"],
         callback=callback,
     )
+    kwargs.update({k: spec[k] for k in ("lr_decay", "sampling", "reduction") if k in spec})
     return Solver(model, data, **(kwargs | overrides))
 
 
@@ -130,10 +131,15 @@ def load_net_state(model: FullyConnectedNet, state: dict, *, source: str = "para
                 f"{source}: parameter {k!r} has shape {state[k].shape}, expected {v.shape}"
             )
         model.params[k] = np.asarray(state[k], dtype=v.dtype)
+    load_bn_stats(model, state)
+
+
+def load_bn_stats(model, state: dict) -> None:
+    """Copy the batch-norm running statistics that :func:`net_state` saved into ``model``."""
     for i, bn in enumerate(model.bn_params, 1):
         for key in ("running_mean", "running_var"):
             if f"bn{i}.{key}" in state:
-                bn[key] = np.asarray(state[f"bn{i}.{key}"], dtype=model.dtype)
+                bn[key] = np.array(state[f"bn{i}.{key}"], dtype=model.dtype)
 
 
 def linear_scores(W: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -61,16 +61,9 @@ def test_three_layer_parameters_follow_cs231n():
 
 def test_three_layer_gradients():
     X, y = _images(2, (8, 8, 3), classes=5, seed=1)
+    sizes = dict(num_filters=3, filter_size=3, hidden_dim=7, num_classes=5)
     net = ThreeLayerConvNet(
-        input_shape=(8, 8, 3),
-        num_filters=3,
-        filter_size=3,
-        hidden_dim=7,
-        num_classes=5,
-        weight_scale=1e-1,
-        reg=0.1,
-        dtype=np.float64,
-        seed=2,
+        (8, 8, 3), **sizes, weight_scale=1e-1, reg=0.1, dtype=np.float64, seed=2
     )
     errors, _ = _grad_errors(net, X, y)
     assert max(errors.values()) < 1e-6, errors

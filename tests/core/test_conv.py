@@ -44,36 +44,31 @@ CONV_CASES = [  # (N, H, W, C), (KH, KW, F), stride, pad
 ]
 
 
-@pytest.mark.parametrize("xshape, wshape, stride, pad", CONV_CASES)
-def test_conv_fast_gradients(xshape, wshape, stride, pad):
-    rng = _rng(1)
+def _check_conv_gradients(forward, backward, seed, xshape, wshape, param):
+    """dx, dw, db of ``backward`` against numerical gradients on random inputs."""
+    rng = _rng(seed)
     kh, kw, f = wshape
     x = rng.standard_normal(xshape)
     w = rng.standard_normal((kh, kw, xshape[3], f))
     b = rng.standard_normal(f)
-    param = {"stride": stride, "pad": pad, "col_budget_bytes": 1}  # one image per chunk
-    out, cache = C.conv_forward(x, w, b, param)
+    out, cache = forward(x, w, b, param)
     dout = rng.standard_normal(out.shape)
-    grads = C.conv_backward(dout, cache)
-    nums = _num_grads(lambda x, w, b: C.conv_forward(x, w, b, param)[0], (x, w, b), dout)
+    grads = backward(dout, cache)
+    nums = _num_grads(lambda x, w, b: forward(x, w, b, param)[0], (x, w, b), dout)
     for name, g, num in zip(["x", "w", "b"], grads, nums):
         assert rel_error(g, num) < SMOOTH_TOL, name
+
+
+@pytest.mark.parametrize("xshape, wshape, stride, pad", CONV_CASES)
+def test_conv_fast_gradients(xshape, wshape, stride, pad):
+    param = {"stride": stride, "pad": pad, "col_budget_bytes": 1}  # one image per chunk
+    _check_conv_gradients(C.conv_forward, C.conv_backward, 1, xshape, wshape, param)
 
 
 @pytest.mark.parametrize("xshape, wshape, stride, pad", CONV_CASES[:2])
 def test_conv_naive_gradients(xshape, wshape, stride, pad):
-    rng = _rng(2)
-    kh, kw, f = wshape
-    x = rng.standard_normal(xshape)
-    w = rng.standard_normal((kh, kw, xshape[3], f))
-    b = rng.standard_normal(f)
     param = {"stride": stride, "pad": pad}
-    out, cache = C.conv_forward_naive(x, w, b, param)
-    dout = rng.standard_normal(out.shape)
-    grads = C.conv_backward_naive(dout, cache)
-    nums = _num_grads(lambda x, w, b: C.conv_forward_naive(x, w, b, param)[0], (x, w, b), dout)
-    for name, g, num in zip(["x", "w", "b"], grads, nums):
-        assert rel_error(g, num) < SMOOTH_TOL, name
+    _check_conv_gradients(C.conv_forward_naive, C.conv_backward_naive, 2, xshape, wshape, param)
 
 
 def test_conv_known_values():
@@ -122,30 +117,6 @@ def test_conv_chunking_does_not_change_results():
     for other in results[1:]:
         for a, b_ in zip(results[0], other):
             np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
-
-
-def test_conv_buffers_are_reused_without_changing_results():
-    rng = _rng(20)
-    store = {}
-    shapes = [
-        ((3, 6, 5, 2), (3, 3, 2, 4), 1),
-        ((2, 7, 7, 4), (5, 5, 4, 3), 2),
-        ((3, 6, 5, 2), (3, 3, 2, 4), 1),
-    ]
-    for xshape, wshape, pad in shapes:
-        x = rng.standard_normal(xshape)
-        w = rng.standard_normal(wshape)
-        b = rng.standard_normal(wshape[3])
-        plain = {"pad": pad, "col_budget_bytes": 1}
-        out, cache = C.conv_forward(x, w, b, plain)
-        out_b, cache_b = C.conv_forward(x, w, b, {**plain, "buffers": store})
-        np.testing.assert_array_equal(out, out_b)
-        dout = rng.standard_normal(out.shape)
-        for g, g_b in zip(C.conv_backward(dout, cache), C.conv_backward(dout, cache_b)):
-            np.testing.assert_array_equal(g, g_b)
-    assert any(k[0] == "padded" for k in store) and any(k[0] == "scratch" for k in store)
-    with pytest.raises(ValueError, match="buffers"):
-        C.conv_forward(x, w, b, {"buffers": []})
 
 
 def test_conv_backward_without_dx():
@@ -425,3 +396,31 @@ def test_global_avg_pool_and_flatten():
     assert flat.shape == (2, 60)
     np.testing.assert_array_equal(flat[1, :4], x[1, 0, 0, :])  # (h, w, c) order
     np.testing.assert_array_equal(C.flatten_backward(flat, fcache), x)
+
+
+def test_every_layer_keeps_float32():
+    rng = _rng(22)
+    x = rng.standard_normal((2, 4, 4, 4), dtype=np.float32)
+    ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
+    w = rng.standard_normal((3, 3, 4, 4), dtype=np.float32)
+    layers = {
+        "conv": (lambda: C.conv_forward(x, w, zeros, {"pad": 1}), C.conv_backward),
+        "max_pool": (lambda: C.max_pool_forward(x, _pool_param(2, 2, 2)), C.max_pool_backward),
+        "avg_pool": (lambda: C.avg_pool_forward(x, _pool_param(3, 3, 1)), C.avg_pool_backward),
+        "batchnorm": (
+            lambda: C.spatial_batchnorm_forward(x, ones, zeros, {"mode": "train"}),
+            C.spatial_batchnorm_backward,
+        ),
+        "groupnorm": (
+            lambda: C.spatial_groupnorm_forward(x, ones, zeros, 2),
+            C.spatial_groupnorm_backward,
+        ),
+        "global_avg_pool": (lambda: C.global_avg_pool_forward(x), C.global_avg_pool_backward),
+        "flatten": (lambda: C.flatten_forward(x), C.flatten_backward),
+    }
+    for name, (forward, backward) in layers.items():
+        out, cache = forward()
+        grads = backward(np.ones_like(out), cache)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        assert out.dtype == np.float32, name
+        assert all(g.dtype == np.float32 for g in grads), name

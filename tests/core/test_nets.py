@@ -21,6 +21,19 @@ def _data(n=N, seed=0):
     return rng.standard_normal((n, D)), rng.integers(C, size=n)
 
 
+def _check_net(seed, **kwargs):
+    """The float64 [H1, H2] net of the gradient checks (weight scale 5e-2)."""
+    return FullyConnectedNet(
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        weight_scale=5e-2,
+        dtype=np.float64,
+        seed=seed,
+        **kwargs,
+    )
+
+
 def _grad_errors(model, X, y, before_each=None):
     """rel_error of the analytic vs numerical gradient, per parameter."""
     if before_each:
@@ -168,9 +181,7 @@ def test_fc_relu_gradcheck_course_net(reg):
     # ReLU net [20, 30] on N=2 at reg 0 and 3.14 (the course's check); no kink is hit with
     # this seed, so the smooth tolerance 1e-7 applies
     X, y = _data()
-    model = FullyConnectedNet(
-        [H1, H2], input_dim=D, num_classes=C, reg=reg, weight_scale=5e-2, dtype=np.float64, seed=0
-    )
+    model = _check_net(0, reg=reg)
     _assert_errors(_grad_errors(model, X, y), 1e-7)
 
 
@@ -179,17 +190,7 @@ def test_fc_relu_gradcheck_course_net(reg):
 )
 def test_fc_other_activations_gradcheck(activation, kwargs):
     X, y = _data()
-    model = FullyConnectedNet(
-        [H1, H2],
-        input_dim=D,
-        num_classes=C,
-        reg=0.5,
-        activation=activation,
-        activation_kwargs=kwargs,
-        weight_scale=5e-2,
-        dtype=np.float64,
-        seed=1,
-    )
+    model = _check_net(1, reg=0.5, activation=activation, activation_kwargs=kwargs)
     _assert_errors(_grad_errors(model, X, y), 1e-7)
 
 
@@ -201,17 +202,7 @@ def test_fc_normalization_gradcheck(normalization, activation):
     # (the batch mean removes them), so a relative error is meaningless there: compare
     # absolutely instead.  Everything else is smooth here: 1e-7.
     X, y = _data(10)
-    model = FullyConnectedNet(
-        [H1, H2],
-        input_dim=D,
-        num_classes=C,
-        reg=0.1,
-        normalization=normalization,
-        activation=activation,
-        weight_scale=5e-2,
-        dtype=np.float64,
-        seed=2,
-    )
+    model = _check_net(2, reg=0.1, normalization=normalization, activation=activation)
     assert {"gamma1", "beta1", "gamma2", "beta2"} <= set(model.params)
     errs = _grad_errors(model, X, y)
     if normalization == "batchnorm":
@@ -231,16 +222,8 @@ def test_fc_dropout_gradcheck_fixed_mask(normalization, activation, seed):
     # and seed 3 a batch-normalised pre-activation sits within h of 0 and W1's error is
     # ~3e-2: a kink, not a bug -- the same net with tanh passes at 1e-7.)
     X, y = _data(10)
-    model = FullyConnectedNet(
-        [H1, H2],
-        input_dim=D,
-        num_classes=C,
-        dropout_keep_ratio=0.5,
-        normalization=normalization,
-        activation=activation,
-        weight_scale=5e-2,
-        dtype=np.float64,
-        seed=seed,
+    model = _check_net(
+        seed, dropout_keep_ratio=0.5, normalization=normalization, activation=activation
     )
 
     def reset():  # identical mask in every evaluation
@@ -260,33 +243,13 @@ def test_fc_dropout_gradcheck_fixed_mask(normalization, activation, seed):
 @pytest.mark.parametrize("loss", ["svm", "mse"])
 def test_fc_other_losses_gradcheck(loss):
     X, y = _data()
-    model = FullyConnectedNet(
-        [H1, H2],
-        input_dim=D,
-        num_classes=C,
-        loss=loss,
-        reg=0.2,
-        activation="tanh",
-        weight_scale=5e-2,
-        dtype=np.float64,
-        seed=4,
-    )
+    model = _check_net(4, loss=loss, reg=0.2, activation="tanh")
     _assert_errors(_grad_errors(model, X, y), 1e-7)
 
 
 def test_fc_l1_gradcheck_away_from_zero():
     X, y = _data()
-    model = FullyConnectedNet(
-        [H1, H2],
-        input_dim=D,
-        num_classes=C,
-        reg=0.3,
-        reg_kind="l1",
-        activation="tanh",
-        weight_scale=5e-2,
-        dtype=np.float64,
-        seed=5,
-    )
+    model = _check_net(5, reg=0.3, reg_kind="l1", activation="tanh")
     for k, v in model.params.items():  # keep every weight > 1e-3 away from the kink at 0
         if k.startswith("W"):
             small = np.abs(v) < 1e-3

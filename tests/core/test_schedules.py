@@ -57,14 +57,8 @@ def test_inverse_sqrt():
 
 
 def test_schedules_registry_and_returns_float():
-    assert set(sc.SCHEDULES) == {
-        "constant",
-        "exponential",
-        "step",
-        "cosine",
-        "linear",
-        "inverse_sqrt",
-    }
+    names = {"constant", "exponential", "step", "cosine", "linear", "inverse_sqrt"}
+    assert set(sc.SCHEDULES) == names
     for name, params in [
         ("constant", {}),
         ("exponential", {"decay": 0.9}),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nplab.nets import FullyConnectedNet
+from nplab.optim import OPTIMIZERS
 from nplab.schedules import make_schedule
 from nplab.solver import Solver, TrainHistory
 
@@ -73,6 +74,16 @@ def test_overfit_50_examples(hidden, weight_scale, lr):
 
 
 # ------------------------------------------------------------------------------ determinism
+def _solver(model, data, lr, **kwargs) -> Solver:
+    """A Solver at learning rate ``lr``, on batches of 10 unless ``kwargs`` say otherwise."""
+    return Solver(model, data, optim_config={"learning_rate": lr}, **{"batch_size": 10, **kwargs})
+
+
+def _adam_solver(model, data, **kwargs) -> Solver:
+    """Adam at lr 1e-2 on batches of 10."""
+    return _solver(model, data, 1e-2, update_rule="adam", **kwargs)
+
+
 def _train_dropout_bn(model_seed, solver_seed):
     data = _data()
     model = FullyConnectedNet(
@@ -84,16 +95,7 @@ def _train_dropout_bn(model_seed, solver_seed):
         weight_scale=0.1,
         seed=model_seed,
     )
-    Solver(
-        model,
-        data,
-        update_rule="adam",
-        optim_config={"learning_rate": 1e-2},
-        batch_size=10,
-        num_epochs=3,
-        seed=solver_seed,
-        keep_best=False,
-    ).train()
+    _adam_solver(model, data, num_epochs=3, seed=solver_seed, keep_best=False).train()
     return model
 
 
@@ -124,14 +126,7 @@ def test_huge_learning_rate_diverges_gracefully(keep_best, dtype):
     data = _data(dtype=dtype)
     model = FullyConnectedNet([30], input_dim=20, num_classes=5, dtype=dtype, seed=0)
     init = {k: v.copy() for k, v in model.params.items()}
-    solver = Solver(
-        model,
-        data,
-        optim_config={"learning_rate": 1e12},
-        batch_size=10,
-        num_epochs=20,
-        keep_best=keep_best,
-    )
+    solver = _solver(model, data, 1e12, num_epochs=20, keep_best=keep_best)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow RuntimeWarnings leak out either
         hist = solver.train()
@@ -219,14 +214,8 @@ def test_reduction_sum_gradient_is_n_times_mean():
     for reduction in ("mean", "sum"):
         model = SpyNet([8], input_dim=20, num_classes=5, reg=0.0, dtype=np.float64, seed=0)
         w0 = {k: v.copy() for k, v in model.params.items()}
-        Solver(
-            model,
-            data,
-            optim_config={"learning_rate": 1e-3},
-            batch_size="full",
-            num_epochs=1,
-            reduction=reduction,
-            keep_best=False,
+        _solver(
+            model, data, 1e-3, batch_size="full", num_epochs=1, reduction=reduction, keep_best=False
         ).train()
         assert model.batches[0][2] == reduction
         deltas[reduction] = {k: model.params[k] - w0[k] for k in w0}
@@ -240,12 +229,11 @@ def test_keep_best_restores_best_val_params():
     for keep_best in (True, False):
         model = FullyConnectedNet([32], input_dim=20, num_classes=5, weight_scale=0.1, seed=0)
         epoch_params = []
-        hist = Solver(
+        hist = _solver(
             model,
             data,
+            0.5,
             update_rule="sgd_momentum",
-            optim_config={"learning_rate": 0.5},
-            batch_size=10,
             num_epochs=8,
             keep_best=keep_best,
             seed=1,
@@ -269,27 +257,18 @@ def test_keep_best_restores_best_val_params():
 def test_lr_schedule_per_epoch_matches_schedule():
     data = _data()
     model = FullyConnectedNet([8], input_dim=20, num_classes=5)
-    hist = Solver(
-        model,
-        data,
-        optim_config={"learning_rate": 0.1},
-        batch_size=10,
-        num_epochs=6,
-        lr_schedule=make_schedule("step", 0.1, step_size=2, gamma=0.5),
-        lr_schedule_unit="epoch",
-    ).train()
+    schedule = make_schedule("step", 0.1, step_size=2, gamma=0.5)
+    solver = _solver(model, data, 0.1, num_epochs=6, lr_schedule=schedule, lr_schedule_unit="epoch")
+    hist = solver.train()
     np.testing.assert_allclose(hist.lr_history, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025], rtol=1e-15)
 
 
 def test_lr_schedule_per_iteration_matches_schedule():
     data = _data()
     model = FullyConnectedNet([8], input_dim=20, num_classes=5)
-    solver = Solver(
+    solver = _adam_solver(
         model,
         data,
-        update_rule="adam",
-        optim_config={"learning_rate": 1e-2},
-        batch_size=10,
         num_epochs=4,
         lr_schedule=make_schedule("cosine", 1e-2, total_steps=20),
         lr_schedule_unit="iteration",
@@ -344,18 +323,7 @@ def test_history_fields():
     assert hist["best_val_acc"] == hist.to_dict()["best_val_acc"]
 
 
-@pytest.mark.parametrize(
-    "rule",
-    [
-        "sgd",
-        "sgd_momentum",
-        "nesterov_momentum",
-        "adagrad",
-        "rmsprop",
-        "adam",
-        "adam_no_bias_correction",
-    ],
-)
+@pytest.mark.parametrize("rule", sorted(OPTIMIZERS))  # every rule (test_optim pins the list)
 def test_float32_training_keeps_float32(rule):
     data = _data(dtype=np.float32)
     model = FullyConnectedNet(

@@ -2,7 +2,6 @@
 cnn-1 .. cnn-7, and the table labels of nplab_io.cnn_figures. Accuracies are binary
 fractions (0.75, 0.625, ...) so that differences are exact."""
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -10,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fixture_files import public_evidence, question_data, run_params, run_question_into, write_csv
 
 from nplab.cnn import ConvNet
 from nplab_io.cnn_figures import FIGURES, cnn_frame
 from nplab_io.cnn_runs import build_cnn, pixel_permutation
-from nplab_io.evidence import QuestionData, load_registry, render_answer, run_question
 from nplab_io.evidence import cnn as ev_cnn
-from nplab_io.evidence.io import TABLE_FILES, check_evidence
+from nplab_io.evidence import load_registry, render_answer
 from nplab_io.figures import save_figure
 from nplab_io.runs import canonical_spec
 
@@ -29,15 +28,6 @@ NUM_TEST = 1000
 
 
 # --------------------------------------------------------------------------- fixtures
-def _write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _spec(**kw):
     return canonical_spec("cnn", {"blocks": [{"widths": [4]}], **kw})
 
@@ -65,16 +55,9 @@ def _row(variant, spec, train_acc, val_acc, test_acc="", **cols):
 def _table(tmp_path, name, rows_specs):
     """runs.csv of a table and its run records (variant, run, spec)."""
     rows = [r for r, _ in rows_specs]
-    path = _write_csv(tmp_path / "experiments" / name / "runs.csv", rows)
+    path = write_csv(tmp_path / "experiments" / name / "runs.csv", rows)
     records = [{"variant": r["variant"], "run": r["run"], "spec": s} for r, s in rows_specs]
     return path, records
-
-
-def _params(tmp_path, run, **arrays):
-    path = tmp_path / "runs" / run / "params.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-    return path
 
 
 def _pixels(tmp_path):
@@ -90,12 +73,7 @@ def _pixels(tmp_path):
 
 def _data(qid, inputs, runs):
     """The question's QuestionData, with the input names its registry entry gives its rule."""
-    q = REGISTRY[qid]
-    declared = set(q.get("inputs", {})) | set(q.get("run_files", {}))
-    assert set(inputs) == declared | ({"tables"} if q.get("tables") else set())
-    inputs = {k: [str(p) for p in v] if isinstance(v, list) else str(v) for k, v in inputs.items()}
-    files = q.get("table_files") or TABLE_FILES
-    return QuestionData(inputs, tables=q.get("tables", []), table_files=files, runs=runs)
+    return question_data(REGISTRY[qid], inputs, runs=runs)
 
 
 def _settings(qid, **extra):
@@ -106,13 +84,6 @@ def _settings(qid, **extra):
         **{k: config[k] for k in q.get("config_settings", {})},
         **extra,
     }
-
-
-def _public(ev):
-    """What the job writes: no working values, JSON types only."""
-    public = {k: v for k, v in ev.items() if not k.startswith("_")}
-    check_evidence(public)
-    return json.loads(json.dumps(public, sort_keys=True))
 
 
 # --------------------------------------------------------------------------- labels
@@ -175,7 +146,7 @@ def _cnn_1_data(tmp_path, fc_shuffled_val=0.375, cnn_val=0.5):
     for r in records:
         if r["spec"]["arch"] == "fc":
             params.append(
-                _params(
+                run_params(
                     tmp_path,
                     r["run"],
                     W1=np.zeros((3072, 8)),
@@ -186,7 +157,7 @@ def _cnn_1_data(tmp_path, fc_shuffled_val=0.375, cnn_val=0.5):
             )
         else:
             params.append(
-                _params(
+                run_params(
                     tmp_path,
                     r["run"],
                     W1=np.zeros((3, 3, 3, 4)),
@@ -222,7 +193,7 @@ def test_cnn_1_edge_counts_and_the_shuffled_image(tmp_path):
 
 def test_cnn_1_when_the_fc_net_wins(tmp_path):
     data = _cnn_1_data(tmp_path, cnn_val=0.0625)
-    ev = _public(ev_cnn.compute_cnn_1(data, _settings("cnn-1")))
+    ev = public_evidence(ev_cnn.compute_cnn_1(data, _settings("cnn-1")))
     assert ev["cnn_worse_normal"] is True and ev["cnn_edge_normal"] == -0.3125
     text = " ".join(render_answer(REGISTRY["cnn-1"], ev).split())
     assert text.startswith(
@@ -252,9 +223,9 @@ def _cnn_2_data(tmp_path):
         tmp_path, "cnn_pooling", [(_row(p, s, *accs[p]), s) for p, s in specs.items()]
     )
     params = [
-        _params(tmp_path, r["run"], W1=np.zeros((3, 3, 3, 4)), b1=np.zeros(4))
+        run_params(tmp_path, r["run"], W1=np.zeros((3, 3, 3, 4)), b1=np.zeros(4))
         if r["variant"] != "conv"
-        else _params(
+        else run_params(
             tmp_path,
             r["run"],
             W1=np.zeros((3, 3, 3, 4)),
@@ -307,9 +278,9 @@ def _cnn_3_data(tmp_path, trained="smooth"):
     ramp = np.linspace(-1, 1, 32)
     templates = (ramp[:, None, None, None] * np.ones((32, 32, 3, 5))).reshape(3072, 5)
     params = [
-        _params(tmp_path, cnn_records[0]["run"], W1=w.astype(np.float32)),
-        _params(tmp_path, three_records[0]["run"], W1=w3.astype(np.float32)),
-        _params(tmp_path, fc_records[0]["run"], W1=templates),
+        run_params(tmp_path, cnn_records[0]["run"], W1=w.astype(np.float32)),
+        run_params(tmp_path, three_records[0]["run"], W1=w3.astype(np.float32)),
+        run_params(tmp_path, fc_records[0]["run"], W1=templates),
     ]
     jsons = {"cnn_best": best, "fc_best": fc_best}
     for name, value in jsons.items():
@@ -551,7 +522,7 @@ def test_every_cnn_answer_renders_against_its_evidence(tmp_path):
     assert set(inputs) == set(REGISTRY) == {f"cnn-{i}" for i in range(1, 8)}
     for qid, q in REGISTRY.items():
         compute = getattr(ev_cnn, f"compute_{qid.replace('-', '_')}")
-        ev = _public(compute(inputs[qid], _settings(qid)))
+        ev = public_evidence(compute(inputs[qid], _settings(qid)))
         text = " ".join(render_answer(q, ev).split())
         assert "{" not in text and " ." not in text and "( " not in text, (qid, text)
         assert 300 < len(text) < 2000, (qid, len(text))
@@ -563,7 +534,7 @@ def test_rendered_answers_read_the_numbers(tmp_path):
 
     def answer(qid, **settings):
         compute = getattr(ev_cnn, f"compute_{qid.replace('-', '_')}")
-        ev = _public(compute(inputs[qid], _settings(qid, **settings)))
+        ev = public_evidence(compute(inputs[qid], _settings(qid, **settings)))
         return " ".join(render_answer(REGISTRY[qid], ev).split())
 
     assert answer("cnn-1").startswith("It helps: on normal images the CNN beats the FC net by 12.5")
@@ -599,25 +570,7 @@ def test_every_cnn_question_runs_end_to_end(tmp_path):
     JSON and the figure are written."""
     inputs = _all_evidence(tmp_path)
     for qid, q in REGISTRY.items():
-        data = inputs[qid]
-        out = tmp_path / "results"
-        outputs = {
-            "json": str(out / "questions" / f"{qid}.json"),
-            "fig": [str(out / "figures" / "questions" / f"{qid}.png")],
-        }
-        ev = run_question(
-            qid=qid,
-            family="cnn",
-            inputs=data.inputs,
-            outputs=outputs,
-            tables=q.get("tables", []),
-            table_files=q.get("table_files"),
-            runs=data.runs,
-            settings=_settings(qid),
-        )
-        assert ev["question"] == qid and ev["figures"] == [f"figures/questions/{qid}.png"]
-        assert json.loads(Path(outputs["json"]).read_text()) == _public(ev)
-        assert Path(outputs["fig"][0]).stat().st_size > 1000
+        run_question_into(tmp_path / "results", "cnn", qid, q, inputs[qid], _settings(qid))
 
 
 def test_every_stage_figure_draws(tmp_path):

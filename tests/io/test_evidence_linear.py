@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from answer_checks import answer_problems
+from fixture_files import question_data, run_params, write_json
 
-from nplab_io.evidence import QuestionData, load_registry, render_answer
 from nplab_io.evidence import linear as ev_linear
-from nplab_io.evidence.io import TABLE_FILES, check_evidence
+from nplab_io.evidence import load_registry, render_answer
+from nplab_io.evidence.io import check_evidence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = {
@@ -21,25 +22,11 @@ REGISTRY = {
 
 def _data(qid, inputs, **kw):
     """The question's QuestionData, with the input names its registry entry gives its rule."""
-    q = REGISTRY[qid]
-    declared = set(q.get("inputs", {})) | set(q.get("run_files", {}))
-    assert set(inputs) == declared | ({"tables"} if q.get("tables") else set())
-    inputs = {k: [str(p) for p in v] if isinstance(v, list) else str(v) for k, v in inputs.items()}
-    files = q.get("table_files") or TABLE_FILES
-    return QuestionData(inputs, tables=q.get("tables", []), table_files=files, **kw)
-
-
-def _write_json(path, obj):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj))
-    return path
+    return question_data(REGISTRY[qid], inputs, **kw)
 
 
 def _params(tmp_path, run, W):
-    path = tmp_path / "runs" / run / "params.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, W=np.asarray(W, dtype=np.float64))
-    return path
+    return run_params(tmp_path, run, W=np.asarray(W, dtype=np.float64))
 
 
 def _public(ev):
@@ -130,7 +117,7 @@ def _templates(tmp_path, qid, table, run_in_csv="linear-best"):
         "test_acc": 0.375,
     }
     inputs = {
-        "tables": [_write_json(tmp_path / table / "best.json", best)],
+        "tables": [write_json(tmp_path / table / "best.json", best)],
         "params": [
             _params(tmp_path, "linear-other", -W),  # a worse run of the same table
             _params(tmp_path, "linear-best", W),
@@ -174,7 +161,7 @@ def test_templates_must_come_from_the_best_run(tmp_path):
 
 # --------------------------------------------------------------------------- softmax-1
 def _softmax_1(tmp_path, X):
-    checks = _write_json(
+    checks = write_json(
         tmp_path / "checks.json", {"weight_scale": 0.0, "softmax_initial_loss": 2.25}
     )
     npz = _centered(tmp_path, X_dev=X, y_dev=np.array([0, 3, 9]))
@@ -222,7 +209,7 @@ def _softmax_2(tmp_path, X_val, y_val):
         image_shape=np.array([1, 1, 1]),
     )
     inputs = {
-        "tables": [_write_json(tmp_path / t / "best.json", b) for t, b in bests.items()],
+        "tables": [write_json(tmp_path / t / "best.json", b) for t, b in bests.items()],
         "params": [_params(tmp_path, "linear-svm", Wsvm), _params(tmp_path, "linear-sm", 0 * Wsvm)],
         "data": npz,
     }
@@ -291,7 +278,7 @@ def _features_1(tmp_path, misclassified):
     split = tmp_path / "split.npz"
     np.savez(split, class_names=np.array(NAMES4))
     inputs = {
-        "tables": [_write_json(tmp_path / t / "best.json", b) for t, b in bests.items()],
+        "tables": [write_json(tmp_path / t / "best.json", b) for t, b in bests.items()],
         "misclassified": misclassified,
         "split": split,
     }

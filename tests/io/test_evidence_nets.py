@@ -2,7 +2,6 @@
 twolayer-1/2, fcnet-1/2, bn-1..4, dropout-1/2. Accuracies are binary fractions (0.75,
 0.625, ...) so that gaps and differences are exact."""
 
-import csv
 import json
 import math
 import re
@@ -12,10 +11,10 @@ import jinja2
 import numpy as np
 import pytest
 from answer_checks import answer_problems
+from fixture_files import public_evidence, question_data, run_question_into, write_csv
 
-from nplab_io.evidence import QuestionData, load_registry, render_answer, run_question
+from nplab_io.evidence import load_registry, render_answer
 from nplab_io.evidence import nets as ev_nets
-from nplab_io.evidence.io import TABLE_FILES, check_evidence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = {
@@ -25,15 +24,6 @@ NAN = float("nan")
 
 
 # --------------------------------------------------------------------------- fixtures
-def _write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _run(variant, hidden=(10,), diverged=False, **cols):
     """One runs.csv row: the columns every table has, plus the question's own."""
     return {
@@ -52,9 +42,9 @@ def _table(tmp_path, name, runs, curves=None):
         {"variant": r["variant"], "epoch": 1, "train_acc": 0, "val_acc": 0} for r in runs
     ]
     return [
-        _write_csv(d / "runs.csv", runs),
-        _write_csv(d / "curves.csv", curves),
-        _write_csv(
+        write_csv(d / "runs.csv", runs),
+        write_csv(d / "curves.csv", curves),
+        write_csv(
             d / "loss.csv", [{"variant": r["variant"], "iteration": 1, "loss": 1} for r in runs]
         ),
     ]
@@ -62,19 +52,7 @@ def _table(tmp_path, name, runs, curves=None):
 
 def _data(qid, inputs, runs=None):
     """The question's QuestionData, with the input names its registry entry gives its rule."""
-    q = REGISTRY[qid]
-    declared = set(q.get("inputs", {})) | set(q.get("run_files", {}))
-    assert set(inputs) == declared | ({"tables"} if q.get("tables") else set())
-    inputs = {k: [str(p) for p in v] if isinstance(v, list) else str(v) for k, v in inputs.items()}
-    files = q.get("table_files") or TABLE_FILES
-    return QuestionData(inputs, tables=q.get("tables", []), table_files=files, runs=runs)
-
-
-def _public(ev):
-    """What the job writes: no working values, JSON types only (keys sorted as on disk)."""
-    public = {k: v for k, v in ev.items() if not k.startswith("_")}
-    check_evidence(public)
-    return json.loads(json.dumps(public, sort_keys=True))
+    return question_data(REGISTRY[qid], inputs, runs=runs)
 
 
 def _records(runs):
@@ -218,7 +196,7 @@ def _fcnet_2_data(tmp_path, optimizers=("adagrad", "adam")):
                         "loss": 2.0 - i / 8,
                     }
                 )
-    steps = _write_csv(tmp_path / "nets" / "step_sizes.csv", rows)
+    steps = write_csv(tmp_path / "nets" / "step_sizes.csv", rows)
     runs = [
         _run("adagrad", train_acc=0.5, val_acc=0.25),
         _run("adam", train_acc=0.75, val_acc=0.5),
@@ -456,7 +434,7 @@ def test_every_nets_answer_renders_against_its_evidence(tmp_path):
     for qid, q in REGISTRY.items():
         data, settings = inputs[qid]
         compute = getattr(ev_nets, f"compute_{qid.replace('-', '_')}")
-        ev = _public(compute(data, settings))
+        ev = public_evidence(compute(data, settings))
         text = render_answer(q, ev)
         assert "{" not in text and " ." not in text and "( " not in text, (qid, text)
         assert len(text) > 300, qid
@@ -475,7 +453,7 @@ def test_rendered_answers_read_the_numbers(tmp_path):
 
     def answer(qid):
         data, settings = inputs[qid]
-        ev = _public(getattr(ev_nets, f"compute_{qid.replace('-', '_')}")(data, settings))
+        ev = public_evidence(getattr(ev_nets, f"compute_{qid.replace('-', '_')}")(data, settings))
         return " ".join(render_answer(REGISTRY[qid], ev).split())
 
     assert answer("dropout-2").startswith(
@@ -507,21 +485,6 @@ def test_every_nets_question_runs_end_to_end(tmp_path):
     inputs = _all_evidence(tmp_path)
     for qid, q in REGISTRY.items():
         data, _ = inputs[qid]
-        out = tmp_path / "results"
-        outputs = {
-            "json": str(out / "questions" / f"{qid}.json"),
-            "fig": [str(out / "figures" / "questions" / f"{qid}.png")],  # svg: same figure
-        }
-        ev = run_question(
-            qid=qid,
-            family="nets",
-            inputs=data.inputs,
-            outputs=outputs,
-            tables=q.get("tables", []),
-            runs=data.runs,
-            settings=q.get("settings", {}),
-        )
-        assert ev["question"] == qid and ev["figures"] == [f"figures/questions/{qid}.png"]
-        assert json.loads(Path(outputs["json"]).read_text()) == _public(ev)
-        assert Path(outputs["fig"][0]).stat().st_size > 1000
+        settings = q.get("settings", {})
+        ev = run_question_into(tmp_path / "results", "nets", qid, q, data, settings)
         assert all(math.isfinite(v) for v in ev.values() if isinstance(v, float))

@@ -334,17 +334,7 @@ def test_synthetic_mirror_is_deterministic_balanced_and_learnable(tmp_path):
         mu = np.stack([X[d["y_train"] == k].mean(0) for k in range(10)])
         pred = ((Xt[:, None, :] - mu[None]) ** 2).sum(-1).argmin(1)
         assert (pred == d["y_test"]).mean() > 0.5
-    assert cifar["label_names"] == [
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ]
+    names = ["airplane", "automobile", "bird", "cat", "deer"]
+    assert cifar["label_names"] == [*names, "dog", "frog", "horse", "ship", "truck"]
     with tarfile.open(tmp_path / "a" / "cifar-10" / "cifar-10-binary.tar.gz") as t:
         assert all(n.startswith("cifar-10-batches-bin") for n in t.getnames())

@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from compare_outputs import json_numbers
 from conftest import ROOT, run_snakemake
+from stage_checks import assert_evidence, assert_figures_exist, read_evidence
 
 from nplab_io.config import load_yaml
 from nplab_io.evidence import load_registry, render_answer
@@ -148,11 +148,6 @@ def test_every_cnn_table_is_in_the_config():
 
 
 # --------------------------------------------------------------------------- quick run
-@pytest.fixture(scope="module")
-def results(quick_run):
-    return quick_run / "results"
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize("table", TABLES)
 def test_tables_have_their_rows(results, table):
@@ -205,22 +200,15 @@ def test_timing(results):
 
 @pytest.mark.e2e
 def test_figures_exist(results):
-    for name in FIGURES:
-        for fmt in ("png", "svg"):
-            p = results / "figures" / "cnn" / f"{name}.{fmt}"
-            assert p.is_file() and p.stat().st_size > 1000, p
+    assert_figures_exist(results / "figures" / "cnn", FIGURES)
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("qid", sorted(QUESTIONS))
 def test_question_evidence(results, qid):
-    ev = json.loads((results / "questions" / f"{qid}.json").read_text())
-    assert ev["question"] == qid
+    ev = read_evidence(results, qid)
     assert ev["figures"] and all((results / f).is_file() for f in ev["figures"])
-    for key in QUESTIONS[qid]:
-        assert key in ev, (qid, key)
-    nums = json_numbers(ev)
-    assert nums and all(math.isfinite(x) for x in nums), qid
+    assert_evidence(ev, qid, QUESTIONS[qid])
     assert len(render_answer(REGISTRY[qid], ev)) > 300
 
 

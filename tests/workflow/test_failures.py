@@ -11,10 +11,8 @@ import json
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,7 +21,9 @@ import pandas as pd
 import pytest
 import yaml
 from compare_outputs import VOLATILE_JSON_KEY, compare_trees, has_volatile_keys, outputs
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, config_copy, run_quick, run_snakemake
+
+from nplab_io.smk_cmd import snakemake_command
 
 pytestmark = pytest.mark.e2e
 
@@ -41,26 +41,45 @@ def _extra_config(wd: Path, name: str, tables: dict, limits: dict | None = None)
 
 
 def _smk(wd: Path, *targets: str, configfiles=(), extra=()) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
+    return snakemake_command(
+        ROOT / "Snakefile",
+        wd,
         *targets,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(wd),
         "--cores",
         "2",
         *extra,
         "--configfile",
         "config/quick.yaml",
         *configfiles,
-    ]
+    )
 
 
 def _run_dirs(wd: Path) -> set[str]:
     return {p.name for p in (wd / "results" / "runs").iterdir()}
+
+
+def _failure_table(wd: Path, name: str, spec: dict) -> tuple[list[str], str, set[str]]:
+    """Table `failure_test_<name>` of `spec` (quick limits lifted) added by an extra config:
+    the command that builds it, its runs.csv, and the run folders there were before."""
+    cfg = _extra_config(wd, f"failure_{name}", {f"failure_test_{name}": spec}, NO_LIMITS)
+    target = f"results/experiments/failure_test_{name}/runs.csv"
+    return _smk(wd, target, configfiles=[cfg]), target, _run_dirs(wd)
+
+
+def _start(cmd: list[str], wd: Path) -> subprocess.Popen:
+    """`cmd` in its own session (killable as a group), stderr into stdout."""
+    return subprocess.Popen(
+        cmd,
+        cwd=wd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _run(cmd: list[str], wd: Path, timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=wd, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 # A net run that takes several seconds even on 400 examples (the quick limits are lifted).
@@ -128,19 +147,10 @@ def test_diverging_run_is_recorded_shown_and_the_pipeline_completes(quick_run):
 
 def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
     wd = quick_run
-    cfg = _extra_config(wd, "failure_kill", {"failure_test_kill": SLOW_NET}, NO_LIMITS)
-    target = "results/experiments/failure_test_kill/runs.csv"
-    before = _run_dirs(wd)
+    cmd, target, before = _failure_table(wd, "kill", SLOW_NET)
 
     # 1. SIGTERM to the training job itself: the job fails, Snakemake removes its outputs.
-    proc = subprocess.Popen(
-        _smk(wd, target, configfiles=[cfg]),
-        cwd=wd,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = _start(cmd, wd)
     os.kill(_wait_for_job(wd, "train_net.py"), signal.SIGTERM)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode != 0, out[-2000:]
@@ -150,14 +160,7 @@ def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
 
     # 2. SIGKILL to Snakemake and its jobs (power cut): no cleanup can run, yet no output
     #    exists (every file is written to a temp name and renamed when complete).
-    proc = subprocess.Popen(
-        _smk(wd, target, configfiles=[cfg]),
-        cwd=wd,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = _start(cmd, wd)
     _wait_for_job(wd, "train_net.py")
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -166,17 +169,9 @@ def test_killed_training_job_leaves_nothing_and_the_rerun_completes(quick_run):
     assert _declared_outputs_exist(wd, new) == []
 
     # 3. The rerun (after the usual `--unlock` of a killed Snakemake) completes.
-    unlock = subprocess.run(
-        _smk(wd, target, configfiles=[cfg], extra=["--unlock"]),
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    unlock = _run([*cmd, "--unlock"], wd, timeout=120)
     assert unlock.returncode == 0, unlock.stderr[-2000:]
-    done = subprocess.run(
-        _smk(wd, target, configfiles=[cfg]), cwd=wd, capture_output=True, text=True, timeout=600
-    )
+    done = _run(cmd, wd, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(wd / target)
     assert len(table) == 1 and table["train_acc"].notna().all()
@@ -195,17 +190,8 @@ def _limit_file_size():
 def test_failing_write_fails_the_job_cleanly(quick_run):
     wd = quick_run
     spec = dict(SLOW_NET, base=dict(SLOW_NET["base"], epochs=1, seed=7))
-    cfg = _extra_config(wd, "failure_write", {"failure_test_write": spec}, NO_LIMITS)
-    target = "results/experiments/failure_test_write/runs.csv"
-    before = _run_dirs(wd)
-    res = subprocess.run(
-        _smk(wd, target, configfiles=[cfg]),
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        preexec_fn=_limit_file_size,
-    )
+    cmd, target, before = _failure_table(wd, "write", spec)
+    res = _run(cmd, wd, timeout=600, preexec_fn=_limit_file_size)
     log = res.stdout + res.stderr
     assert res.returncode != 0, log[-2000:]
     assert "Error in rule train_net" in log, log[-2000:]
@@ -235,13 +221,7 @@ def test_changing_one_table_reruns_only_that_branch(quick_run):
     quick = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     keeps = quick["experiments"]["dropout"]["grid"]["dropout_keep"]
     cfg = _extra_config(wd, "failure_change", {"dropout": {"base": {"lr": 7e-4}}})
-    res = subprocess.run(
-        _smk(wd, configfiles=[cfg], extra=["-n"]),
-        cwd=wd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = _run(_smk(wd, configfiles=[cfg], extra=["-n"]), wd, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     jobs = _jobs_by_rule(res.stdout)
     # one new training run per dropout setting, the dropout table, and what reads it
@@ -322,18 +302,8 @@ def test_two_runs_of_the_quick_config_give_identical_results(
     report outside timing tables and the performance section; a further invocation has
     nothing to do."""
     mirror, _ = e2e_mirror
-    wd = tmp_path_factory.mktemp("quick_run_again")
-    shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(
-        wd,
-        "--cores",
-        "2",
-        "--configfile",
-        "config/quick.yaml",
-        "--config",
-        f"mirror={mirror}",
-        timeout=1800,
-    )
+    wd = config_copy(tmp_path_factory.mktemp("quick_run_again"))
+    res = run_quick(wd, mirror, timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
 
     a, b = outputs(quick_run / "results"), outputs(wd / "results")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shutil
 
 import pytest
 import yaml
 from answer_checks import answer_problems
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, quick_stage_run, run_quick, run_snakemake
 
 from nplab_io.evidence import load_registry, render_answer
 
@@ -94,19 +93,7 @@ def test_bad_knn_config_stops_with_one_line(workdir, key, value, message):
 def knn_run(tmp_path_factory, e2e_mirror):
     """The kNN stage on the quick config (course 500/100, full 2000/200) against the mirror."""
     mirror, kind = e2e_mirror
-    wd = tmp_path_factory.mktemp("e2e_knn")
-    shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(
-        wd,
-        *KNN_TARGET_RULES,
-        "--cores",
-        "2",
-        "--configfile",
-        "config/quick.yaml",
-        "--config",
-        f"mirror={mirror}",
-    )
-    assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
+    wd = quick_stage_run(tmp_path_factory, mirror, "e2e_knn", *KNN_TARGET_RULES)
     quick = yaml.safe_load((wd / "config" / "quick.yaml").read_text())["knn"]
     return wd / "results", kind, quick, mirror
 
@@ -267,16 +254,6 @@ def test_question_evidence(knn_run):
 @pytest.mark.e2e
 def test_second_run_has_nothing_to_do(knn_run):
     r, _, _, mirror = knn_run
-    res = run_snakemake(
-        r.parent,
-        *KNN_TARGET_RULES,
-        "-n",
-        "--cores",
-        "2",
-        "--configfile",
-        "config/quick.yaml",
-        "--config",
-        f"mirror={mirror}",
-    )
+    res = run_quick(r.parent, mirror, *KNN_TARGET_RULES, "-n")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Nothing to be done" in res.stdout + res.stderr

@@ -4,17 +4,22 @@ images, loss curves, misclassified galleries, question evidence)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
 import pytest
 import yaml
-from answer_checks import answer_problems
-from compare_outputs import json_numbers
-from conftest import ROOT, run_snakemake
+from conftest import ROOT
+from stage_checks import (
+    assert_dry_run_has_rules,
+    course_question_test,
+    question_rules,
+    read_csv,
+    read_evidence,
+    summary_rows,
+)
 
-from nplab_io.evidence import load_registry, render_answer
+from nplab_io.evidence import load_registry
 
 GRIDS = [
     "svm_course",
@@ -104,28 +109,11 @@ QUESTIONS = {
 REGISTRY = {q["id"]: q for q in load_registry(ROOT / "report" / "questions")}
 
 
-def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 # --------------------------------------------------------------------------- without running
 def test_dry_run_includes_the_linear_jobs(workdir):
-    res = run_snakemake(
-        workdir, "linear", "-n", "--cores", "2", "--configfile", "config/quick.yaml"
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    out = res.stdout + res.stderr
-    for rule in [
-        "linear_checks",
-        "linear_heatmap",
-        "linear_summary",
-        "linear_weights",
-        "linear_loss",
-        "features_errors",
-        *[f"question_{q.replace('-', '_')}" for q in QUESTIONS],
-    ]:
-        assert f"rule {rule}:" in out, rule
+    rules = ["linear_checks", "linear_heatmap", "linear_summary", "linear_weights"]
+    rules += ["linear_loss", "features_errors", *question_rules(QUESTIONS)]
+    assert_dry_run_has_rules(workdir, "linear", rules)
 
 
 def test_course_grids_are_the_course_s():
@@ -139,11 +127,6 @@ def test_course_grids_are_the_course_s():
 
 
 # --------------------------------------------------------------------------- quick run
-@pytest.fixture(scope="module")
-def results(quick_run):
-    return quick_run / "results"
-
-
 @pytest.mark.e2e
 def test_checks(results):
     c = json.loads((results / "linear" / "checks.json").read_text())
@@ -182,22 +165,9 @@ def test_figures_exist(results):
 
 @pytest.mark.e2e
 def test_summary_table(results):
-    rows = _read_csv(results / "linear" / "summary.csv")
-    assert [r["table"] for r in rows] == SUMMARY
-    for col in (
-        "best_variant",
-        "best_run",
-        "best_lr",
-        "best_reg",
-        "val_acc",
-        "test_acc",
-        "anchor_model",
-        "anchor_value",
-        "protocol_note",
-        "goal_test_acc",
-        "meets_goal",
-    ):
-        assert col in rows[0], col
+    columns = ["best_variant", "best_run", "best_lr", "best_reg", "val_acc", "test_acc"]
+    columns += ["anchor_model", "anchor_value", "protocol_note", "goal_test_acc", "meets_goal"]
+    rows = summary_rows(results, "linear", SUMMARY, columns)
     for r in rows:
         assert "nan" not in {v.lower() for v in r.values()}, r["table"]
         for col in ("train_acc", "val_acc", "test_acc"):
@@ -217,7 +187,7 @@ def test_summary_table(results):
 @pytest.mark.e2e
 def test_templates(results):
     for model in ("svm", "softmax"):
-        rows = _read_csv(results / "linear" / f"{model}_templates.csv")
+        rows = read_csv(results / "linear" / f"{model}_templates.csv")
         assert len(rows) == 100
         best = json.loads((results / "experiments" / f"{model}_wide" / "best.json").read_text())
         assert {r["run"] for r in rows} == {best["run"]}
@@ -228,7 +198,7 @@ def test_templates(results):
 
 @pytest.mark.e2e
 def test_misclassified(results):
-    rows = _read_csv(results / "features" / "misclassified.csv")
+    rows = read_csv(results / "features" / "misclassified.csv")
     for table in FEATURE_TABLES:
         best = json.loads((results / "experiments" / table / "best.json").read_text())
         mine = [r for r in rows if r["table"] == table]
@@ -244,26 +214,12 @@ def test_misclassified(results):
             assert len(shown) <= 8
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("qid", sorted(QUESTIONS))
-def test_question_evidence(results, qid):
-    ev = json.loads((results / "questions" / f"{qid}.json").read_text())
-    q = REGISTRY[qid]
-    assert ev["question"] == qid and q["family"] == "linear"
-    assert q["source"].startswith("CS231n")
-    assert "finding" not in ev  # prose lives in the registry's templates
-    text = render_answer(q, ev)
-    assert answer_problems(q, text, numbers=False) == [], text
-    assert ev["figures"] and all((results / f).is_file() for f in ev["figures"])
-    for key in QUESTIONS[qid]:
-        assert key in ev, (qid, key)
-    nums = json_numbers(ev)
-    assert nums and all(math.isfinite(x) for x in nums), qid
+test_question_evidence = course_question_test("linear", QUESTIONS, REGISTRY)
 
 
 @pytest.mark.e2e
 def test_question_specifics(results):
-    ev = {q: json.loads((results / "questions" / f"{q}.json").read_text()) for q in QUESTIONS}
+    ev = {q: read_evidence(results, q) for q in QUESTIONS}
     s1 = ev["svm-1"]
     assert s1["example_1d_analytic"][0] == 0.0 and s1["example_1d_numeric"][0] == pytest.approx(0.5)
     assert s1["mismatches_without_kink_crossing"] == [0] * len(s1["deltas"])

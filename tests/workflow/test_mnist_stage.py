@@ -4,7 +4,6 @@ the outputs of the shared quick-config run (tables, figures, evidence, extras)."
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
@@ -12,13 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from answer_checks import answer_problems
-from compare_outputs import json_numbers
-from conftest import ROOT, run_snakemake
+from conftest import ROOT
+from stage_checks import (
+    assert_answer_reads_well,
+    assert_dry_run_has_rules,
+    assert_evidence,
+    assert_figures_exist,
+    question_rules,
+    read_csv,
+    read_evidence,
+)
 
 from nplab.layers import weight_grad
 from nplab.perceptron import Perceptron
-from nplab_io.evidence import load_registry, render_answer
+from nplab_io.evidence import load_registry
 from nplab_io.mnist import (
     best_per_group,
     epochs_to_reach,
@@ -441,37 +447,17 @@ def test_faithful_and_tuned_settings(cfg):
 
 
 def test_dry_run_includes_the_mnist_jobs(workdir):
-    res = run_snakemake(workdir, "mnist", "-n", "--cores", "2", "--configfile", "config/quick.yaml")
-    assert res.returncode == 0, res.stderr[-2000:]
-    out = res.stdout + res.stderr
-    for rule in [
-        "mnist_table",
-        "mnist_best_table",
-        "mnist_figure",
-        "extras_table",
-        "extras_perceptron",
-        *[f"question_{q.replace('-', '_')}" for q in QUESTIONS],
-    ]:
-        assert f"rule {rule}:" in out, rule
+    rules = ["mnist_table", "mnist_best_table", "mnist_figure", "extras_table", "extras_perceptron"]
+    assert_dry_run_has_rules(workdir, "mnist", [*rules, *question_rules(QUESTIONS)])
 
 
 # --------------------------------------------------------------------------- quick run
-@pytest.fixture(scope="module")
-def results(quick_run):
-    return quick_run / "results"
-
-
-def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 @pytest.mark.e2e
 def test_mnist_tables(results):
     seed = _seed()
     seed = seed[seed["source"] == "mnist_lab"]
     for name in NAMES:
-        rows = _read_csv(results / "mnist" / f"{name}.csv")
+        rows = read_csv(results / "mnist" / f"{name}.csv")
         assert rows, name
         keys = {(r["variant"], int(r["epochs"])) for r in rows}
         if name in WRITEUP_EXPERIMENT:
@@ -501,37 +487,24 @@ def test_mnist_tables(results):
 
 @pytest.mark.e2e
 def test_mnist_best_and_figures(results):
-    rows = _read_csv(results / "mnist" / "best.csv")
+    rows = read_csv(results / "mnist" / "best.csv")
     assert any(r["source"] == "mnist_best" for r in rows)
     assert [int(r["rank_by_val"]) for r in rows] == list(range(1, len(rows) + 1))
     assert max(float(r["test_acc"]) for r in rows) > 0.1
-    for name in (
-        "depth_curves",
-        "loss_curves",
-        "activation_curves",
-        "batching_time",
-        "optimizer_curves",
-        "regularization_curves",
-    ):
-        for fmt in ("png", "svg"):
-            p = results / "figures" / "mnist" / f"{name}.{fmt}"
-            assert p.is_file() and p.stat().st_size > 1000, p
+    names = ["depth_curves", "loss_curves", "activation_curves", "batching_time"]
+    names += ["optimizer_curves", "regularization_curves"]
+    assert_figures_exist(results / "figures" / "mnist", names)
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("qid", sorted(QUESTIONS))
 def test_mnist_question_evidence(results, qid):
-    ev = json.loads((results / "questions" / f"{qid}.json").read_text())
-    assert ev["question"] == qid and "finding" not in ev  # the prose is in the registry
+    ev = read_evidence(results, qid)
     (entry,) = [q for q in load_registry(ROOT / "report" / "questions") if q["id"] == qid]
-    text = render_answer(entry, ev)
-    assert answer_problems(entry, text, numbers=False) == [], text
+    assert_answer_reads_well(entry, ev)
     assert ev["figures"] == [f"figures/questions/{qid}.png"]
     assert (results / ev["figures"][0]).is_file()
-    for key in QUESTIONS[qid]:
-        assert key in ev, (qid, key)
-    nums = json_numbers(ev)
-    assert len(nums) > 5 and all(math.isfinite(x) for x in nums), qid
+    assert_evidence(ev, qid, QUESTIONS[qid], min_numbers=6)
 
 
 @pytest.mark.e2e
@@ -557,17 +530,17 @@ def test_mnist_question_specifics(results):
 
 @pytest.mark.e2e
 def test_extras(results):
-    sch = _read_csv(results / "extras" / "schedules.csv")
+    sch = read_csv(results / "extras" / "schedules.csv")
     assert {r["schedule"] for r in sch} == {"none", "step", "cosine", "linear", "inverse_sqrt"}
     for r in sch:
         if r["schedule"] != "none":
             assert float(r["lr_last_epoch"]) <= float(r["lr_first_epoch"])
-    init = _read_csv(results / "extras" / "init.csv")
+    init = read_csv(results / "extras" / "init.csv")
     assert {(r["activation"], r["init"]) for r in init} == {
         (a, i) for a in ("relu", "tanh") for i in ("gaussian", "uniform", "xavier", "he")
     }
     assert {int(r["layer"]) for r in init} == set(range(1, 7))
-    (p,) = _read_csv(results / "extras" / "perceptron.csv")
+    (p,) = read_csv(results / "extras" / "perceptron.csv")
     assert p["digits"] == "0 vs 1" and p["converged"] == "True"
     assert int(p["n_updates"]) <= float(p["bound"]) and p["bound_holds"] == "True"
     assert sum(json.loads(p["mistakes_per_epoch"])) == int(p["n_updates"])

@@ -3,17 +3,23 @@ quick-config run (gradient check, figures, summary table, question evidence)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
 import pytest
 import yaml
-from answer_checks import answer_problems
-from compare_outputs import json_numbers
-from conftest import ROOT, run_snakemake
+from conftest import ROOT
+from stage_checks import (
+    assert_dry_run_has_rules,
+    assert_figures_exist,
+    course_question_test,
+    question_rules,
+    read_csv,
+    read_evidence,
+    summary_rows,
+)
 
-from nplab_io.evidence import load_registry, render_answer
+from nplab_io.evidence import load_registry
 
 TABLES = [
     "twolayer_default",
@@ -28,16 +34,12 @@ TABLES = [
     "dropout",
     "fc_best",
 ]
+# the figures of fc_overfit .. ln_width are named after their tables
 FIGURES = [
     "twolayer_default_curves",
     "twolayer_weights",
     "twolayer_search",
-    "fc_overfit",
-    "fc_init_scale",
-    "fc_optimizers",
-    "bn_init_scale",
-    "bn_batch_size",
-    "ln_width",
+    *TABLES[TABLES.index("fc_overfit") : TABLES.index("ln_width") + 1],
     "dropout_curves",
     "fc_best_curves",
 ]
@@ -118,35 +120,17 @@ QUESTIONS = {
         "ln_minus_batchnorm_small",
     ],
     "dropout-1": [
-        "p",
-        "mean_test",
-        "mean_train_divided",
-        "mean_train_not_divided",
-        "ratio_train_to_test_divided",
-        "ratio_train_to_test_not_divided",
+        *("p", "mean_test", "mean_train_divided", "mean_train_not_divided"),
+        *("ratio_train_to_test_divided", "ratio_train_to_test_not_divided"),
     ],
     "dropout-2": ["keep", "train_acc", "val_acc", "gap", "gap_reduction", "dropout_reduces_gap"],
 }
 
 
-def _read_csv(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 # --------------------------------------------------------------------------- without running
 def test_dry_run_includes_the_nets_jobs(workdir):
-    res = run_snakemake(workdir, "nets", "-n", "--cores", "2", "--configfile", "config/quick.yaml")
-    assert res.returncode == 0, res.stderr[-2000:]
-    out = res.stdout + res.stderr
-    for rule in [
-        "nets_gradcheck",
-        "nets_figure",
-        "nets_summary",
-        "nets_step_sizes",
-        *[f"question_{q.replace('-', '_')}" for q in QUESTIONS],
-    ]:
-        assert f"rule {rule}:" in out, rule
+    rules = ["nets_gradcheck", "nets_figure", "nets_summary", "nets_step_sizes"]
+    assert_dry_run_has_rules(workdir, "nets", [*rules, *question_rules(QUESTIONS)])
 
 
 def test_twolayer_tables_record_activation_stats():
@@ -158,11 +142,6 @@ def test_twolayer_tables_record_activation_stats():
 
 
 # --------------------------------------------------------------------------- quick run
-@pytest.fixture(scope="module")
-def results(quick_run):
-    return quick_run / "results"
-
-
 @pytest.mark.e2e
 def test_gradcheck(results):
     g = json.loads((results / "nets" / "gradcheck.json").read_text())
@@ -182,30 +161,16 @@ def test_gradcheck(results):
 
 @pytest.mark.e2e
 def test_figures_exist(results):
-    for name in FIGURES:
-        for fmt in ("png", "svg"):
-            p = results / "figures" / "nets" / f"{name}.{fmt}"
-            assert p.is_file() and p.stat().st_size > 1000, p
+    assert_figures_exist(results / "figures" / "nets", FIGURES)
     for qid in QUESTIONS:
         assert (results / "figures" / "questions" / f"{qid}.png").is_file(), qid
 
 
 @pytest.mark.e2e
 def test_summary_table(results):
-    rows = _read_csv(results / "nets" / "summary.csv")
-    assert [r["table"] for r in rows] == TABLES
-    for col in (
-        "best_variant",
-        "best_run",
-        "train_acc",
-        "val_acc",
-        "test_acc",
-        "test_source",
-        "anchor_model",
-        "anchor_value",
-        "protocol_note",
-    ):
-        assert col in rows[0], col
+    columns = ["best_variant", "best_run", "train_acc", "val_acc", "test_acc", "test_source"]
+    rows = summary_rows(results, "nets", TABLES, [*columns, "anchor_model", "anchor_value"])
+    assert "protocol_note" in rows[0]
     for r in rows:
         for col in ("train_acc", "val_acc"):
             v = float(r[col])
@@ -222,7 +187,7 @@ def test_summary_table(results):
 
 @pytest.mark.e2e
 def test_step_sizes(results):
-    rows = _read_csv(results / "nets" / "step_sizes.csv")
+    rows = read_csv(results / "nets" / "step_sizes.csv")
     assert {r["optimizer"] for r in rows} == {"adagrad", "adam"}
     for opt in ("adagrad", "adam"):
         allw = [r for r in rows if r["optimizer"] == opt and r["param"] == "all"]
@@ -239,26 +204,12 @@ def test_step_sizes(results):
     assert all(b <= a * (1 + 1e-12) for a, b in zip(ada, ada[1:]))
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("qid", sorted(QUESTIONS))
-def test_question_evidence(results, qid):
-    ev = json.loads((results / "questions" / f"{qid}.json").read_text())
-    q = REGISTRY[qid]
-    assert ev["question"] == qid and q["family"] == "nets"
-    assert q["source"].startswith("CS231n")
-    assert "finding" not in ev  # prose lives in the registry's templates
-    text = render_answer(q, ev)
-    assert answer_problems(q, text, numbers=False) == [], text
-    assert ev["figures"] and all((results / f).is_file() for f in ev["figures"])
-    for key in QUESTIONS[qid]:
-        assert key in ev, (qid, key)
-    nums = json_numbers(ev)
-    assert nums and all(math.isfinite(x) for x in nums), qid
+test_question_evidence = course_question_test("nets", QUESTIONS, REGISTRY)
 
 
 @pytest.mark.e2e
 def test_question_specifics(results):
-    ev = {q: json.loads((results / "questions" / f"{q}.json").read_text()) for q in QUESTIONS}
+    ev = {q: read_evidence(results, q) for q in QUESTIONS}
     t1 = ev["twolayer-1"]
     assert t1["sigmoid_grad_max"] == pytest.approx(0.25)
     assert t1["relu_frac_exactly_zero"] == pytest.approx(0.5, abs=0.01)

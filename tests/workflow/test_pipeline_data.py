@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_snakemake
+from conftest import config_copy, run_quick, run_snakemake
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -49,18 +49,8 @@ def test_bad_config_stops_before_any_job_with_one_line(workdir):
 def data_run(tmp_path_factory, e2e_mirror):
     """One quick-config run of the data stage on the mirror, shared by the checks below."""
     mirror, kind = e2e_mirror
-    wd = tmp_path_factory.mktemp("e2e_data")
-    shutil.copytree(ROOT / "config", wd / "config")
-    res = run_snakemake(
-        wd,
-        "data",
-        "--cores",
-        "2",
-        "--configfile",
-        "config/quick.yaml",
-        "--config",
-        f"mirror={mirror}",
-    )
+    wd = config_copy(tmp_path_factory.mktemp("e2e_data"))
+    res = run_quick(wd, mirror, "data")
     assert res.returncode == 0, (res.stdout[-3000:], res.stderr[-3000:])
     return wd, kind, res
 
@@ -137,8 +127,7 @@ def test_corrupt_mirror_file_fails_cleanly(tmp_path, e2e_mirror):
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    wd = tmp_path / "wd"
-    shutil.copytree(ROOT / "config", wd / "config")
+    wd = config_copy(tmp_path / "wd")
     res = run_snakemake(wd, "results/data/mnist.npz", "--cores", "1", "--config", f"mirror={bad}")
     assert res.returncode != 0
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("nplab: rule download failed")]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, with_setting
 
 from nplab_io import sources
 from nplab_io.config import ConfigError, check_runs, load_yaml, validate_config
@@ -46,16 +46,6 @@ def schema():
 @pytest.fixture(scope="module")
 def full():
     return load_yaml(ROOT / "config" / "config.yaml")
-
-
-def _set(cfg, dotted, value):
-    cfg = copy.deepcopy(cfg)
-    *head, last = dotted.split(".")
-    node = cfg
-    for k in head:
-        node = node.setdefault(k, {})
-    node[last] = value
-    return cfg
 
 
 def _check(cfg, schema):
@@ -142,7 +132,7 @@ HOLES = [
 def test_config_holes_give_one_line_naming_the_key(schema, full, what, changes, words):
     cfg = full
     for k, v in changes.items():
-        cfg = _set(cfg, k, v)
+        cfg = with_setting(cfg, k, v)
     with pytest.raises(ConfigError) as info:
         _check(cfg, schema)
     msg = str(info.value)

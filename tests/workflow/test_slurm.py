@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +27,9 @@ from pathlib import Path
 import pytest
 import yaml
 from compare_outputs import compare_trees, outputs
-from conftest import ROOT, _is_ci
+from conftest import ROOT, _is_ci, config_copy
+
+from nplab_io.smk_cmd import snakemake_command
 
 PROFILE = ROOT / "profiles" / "slurm"
 # A fixed slice of the quick config's default target `all` (see the module docstring).
@@ -106,20 +107,15 @@ def test_slurm_profile_parses_in_snakemake(monkeypatch):
 
 
 def test_dry_run_with_the_slurm_profile(workdir):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
+    cmd = snakemake_command(
+        ROOT / "Snakefile",
+        workdir,
         "--workflow-profile",
         str(PROFILE),
         "-n",
         "--configfile",
         "config/quick.yaml",
-    ]
+    )
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=workdir)
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"workflow specific profile {PROFILE}" in res.stdout + res.stderr
@@ -156,19 +152,16 @@ def _run(
         "-k",
         "15",
         str(SNAKEMAKE_TIMEOUT),
-        sys.executable,
-        "-m",
-        "snakemake",
-        *TARGETS,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *extra,
-        "--configfile",
-        "config/quick.yaml",
-        "--config",
-        f"mirror={mirror}",
+        *snakemake_command(
+            ROOT / "Snakefile",
+            workdir,
+            *TARGETS,
+            *extra,
+            "--configfile",
+            "config/quick.yaml",
+            "--config",
+            f"mirror={mirror}",
+        ),
     ]  # --config last: it takes every word after it
     t0 = time.monotonic()
     res = subprocess.run(
@@ -187,7 +180,7 @@ def test_quick_config_through_slurm_matches_local_run(slurm_cluster, e2e_mirror,
     base = tmp_path_factory.mktemp("slurm_vs_local")
     wd_local, wd_slurm = base / "local", base / "slurm"
     for wd in (wd_local, wd_slurm):
-        shutil.copytree(ROOT / "config", wd / "config")
+        config_copy(wd)
 
     # 1. locally, two cores
     env_local = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}

@@ -49,20 +49,13 @@ def main(sm, log):
     m = np.asarray(p.mistakes_per_epoch_, dtype=float)
     a.bar(ep[m > 0], m[m > 0], color="C0", label="mistakes (= updates) in the epoch")
     a.plot(ep, np.cumsum(p.mistakes_per_epoch_), "-o", color="C1", ms=3, label="total updates")
-    if np.isfinite(info["bound"]):
-        a.axhline(
-            info["bound"],
-            color="C3",
-            ls="--",
-            label=f"(R/gamma)^2 = {info['bound']:.3g}, its own separator",
-        )
-    if np.isfinite(info["mean_diff_bound"]):
-        a.axhline(
-            info["mean_diff_bound"],
-            color="C2",
-            ls=":",
-            label=f"(R/gamma)^2 = {info['mean_diff_bound']:.3g}, class-mean separator",
-        )
+    for key, color, ls, separator in [
+        ("bound", "C3", "--", "its own separator"),
+        ("mean_diff_bound", "C2", ":", "class-mean separator"),
+    ]:
+        if np.isfinite(info[key]):
+            label = f"(R/gamma)^2 = {info[key]:.3g}, {separator}"
+            a.axhline(info[key], color=color, ls=ls, label=label)
     a.set_yscale("log")
     a.set_xlabel("epoch")
     a.set_ylabel("count")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nplab_io.figures import pyplot, save_figure
+from nplab_io.figures import label_axes, pyplot, save_figure
 from nplab_io.jobs import run_job
 from nplab_io.tables import write_csv_atomic
 
@@ -96,10 +96,8 @@ def init(sm, log, runs, curves):
                     label=f"{r['init']} (val {r['val_acc']:.3f})",
                 )
         axes[ai].set_yscale("log")
-        axes[ai].set_xlabel("hidden layer")
-        axes[ai].set_ylabel("activation std at init (validation images)")
-        axes[ai].set_title(f"{act}", fontsize=9)
-        axes[ai].legend(fontsize=7)
+        ylabel = "activation std at init (validation images)"
+        label_axes(axes[ai], "hidden layer", ylabel, title=f"{act}", legend=7)
     ax = axes[-1]
     inits = list(dict.fromkeys(runs["init"]))
     pos = np.arange(len(inits))

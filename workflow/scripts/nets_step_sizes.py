@@ -11,9 +11,8 @@ import pandas as pd
 
 from nplab import optim
 from nplab.diagnostics import effective_learning_rate, relative_update
-from nplab.solver import Solver
 from nplab_io.jobs import run_job
-from nplab_io.models import build_net, optim_config
+from nplab_io.models import build_net, build_solver
 from nplab_io.tables import write_csv_atomic
 
 
@@ -69,20 +68,7 @@ def record_run(variant, spec, data, log):
             agg[2] = (float(np.median(eff_all)), float(np.mean(eff_all)))
         return next_w, config
 
-    solver = Solver(
-        model,
-        data,
-        update_rule=update,
-        optim_config=optim_config(spec),
-        lr_decay=spec["lr_decay"],
-        batch_size=spec["batch_size"],
-        sampling=spec["sampling"],
-        num_epochs=spec["epochs"],
-        num_iterations=spec["iterations"],
-        seed=spec["seed"],
-        num_train_samples=spec["eval_train_samples"],
-        keep_best=spec["keep_best"],
-    )
+    solver = build_solver(spec, model, data, update_rule=update)
     names.update({id(c): k for k, c in solver.optim_configs.items()})
     hist = solver.train()
     losses = hist.loss_history

@@ -25,7 +25,7 @@ from nplab_io.cnn_figures import (
     transfer_grid,
 )
 from nplab_io.cnn_runs import build_cnn, cnn_macs, pixel_permutation, shuffle_pixels
-from nplab_io.figures import pyplot
+from nplab_io.figures import label_axes, pyplot
 from nplab_io.models import build_net
 
 CHANCE = 0.1  # ten CIFAR-10 classes
@@ -241,11 +241,8 @@ def plot_cnn_2(ev, data):
     a2.axhline(ev["max_share_per_window"], color="0.4", ls="--", lw=0.8, label="1 per window")
     a2.set_xticks([0, 1], ["max", "average"])
     a2.set_ylim(0, 1.05)
-    a2.set_ylabel("fraction of input positions\nreceiving gradient")
-    a2.legend(fontsize=8)
-    a2.set_title(
-        f"{ev['num_images']} validation images, {ev['pool_size']}×{ev['pool_size']}", fontsize=9
-    )
+    title = f"{ev['num_images']} validation images, {ev['pool_size']}×{ev['pool_size']}"
+    label_axes(a2, ylabel="fraction of input positions\nreceiving gradient", legend=8, title=title)
     fig.tight_layout()
     return fig
 

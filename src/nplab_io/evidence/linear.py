@@ -23,7 +23,7 @@ from nplab.linear_analysis import (
     weights_to_images,
     zero_hinge_scale,
 )
-from nplab_io.figures import pyplot
+from nplab_io.figures import label_axes, pyplot
 
 NUM_CLASSES = 10  # CIFAR-10: the untrained models of svm-1 and softmax-1 score 10 classes
 # features-1: the prefix of each feature model's evidence keys
@@ -348,9 +348,7 @@ def plot_softmax_1(ev, data):
     ax.axhline(expected, color="C3", ls="--", label="−log(0.1)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("initial weight scale")
-    ax.set_ylabel("mean initial softmax loss")
-    ax.legend(fontsize=8)
+    label_axes(ax, "initial weight scale", "mean initial softmax loss", legend=8)
     fig.suptitle("softmax-1: the initial loss of an untrained softmax classifier", fontsize=9.5)
     fig.tight_layout()
     return fig

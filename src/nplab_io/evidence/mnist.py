@@ -17,7 +17,7 @@ import pandas as pd
 from nplab.layers import sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward
 from nplab.losses import mse_softmax_loss, softmax_loss
 from nplab_io.evidence.io import read_json
-from nplab_io.figures import pyplot
+from nplab_io.figures import label_axes, pyplot
 from nplab_io.mnist import (
     best_per_group,
     epochs_to_reach,
@@ -644,10 +644,9 @@ def plot_mnist_6(ev, data):
                 label=f"{k} ({100 * frac:.0f}% |w|<{tol:g})",
             )
         axes[ai].set_yscale("log")
-        axes[ai].set_xlabel("weight value (all layers)")
-        axes[ai].set_ylabel("count")
-        axes[ai].set_title(f"{opt}, faithful", fontsize=9)
-        axes[ai].legend(fontsize=7)
+        label_axes(
+            axes[ai], "weight value (all layers)", "count", title=f"{opt}, faithful", legend=7
+        )
     fig.suptitle("mnist-6: weight histograms with no / L1 / L2 penalty", fontsize=9)
     fig.tight_layout()
     return fig

@@ -20,7 +20,7 @@ from nplab.diagnostics import (
     preprocess_for_question,
 )
 from nplab.layers import batchnorm_forward, layernorm_forward
-from nplab_io.figures import pyplot
+from nplab_io.figures import label_axes, pyplot
 
 CHANCE = 0.1  # ten CIFAR-10 classes
 NORMS = ("none", "batchnorm", "layernorm")
@@ -370,12 +370,9 @@ def plot_fcnet_2(ev, data):
         axes[0].plot(s["iteration"], s["eff_lr_median"] / s["lr"], color=f"C{i}", label=o)
         axes[1].plot(s["iteration"], s["rel_update"], color=f"C{i}", lw=0.8, label=o)
         axes[2].plot(s["iteration"], s["loss"], color=f"C{i}", lw=0.8, label=o)
-    axes[0].set_ylabel("median lr multiplier 1/(sqrt(cache)+eps)")
-    axes[1].set_ylabel("|dW| / |W| (all weights)")
-    axes[2].set_ylabel("training loss")
-    for ax in axes:
-        ax.set_xlabel("iteration")
-        ax.legend(fontsize=7)
+    ylabels = ["median lr multiplier 1/(sqrt(cache)+eps)", "|dW| / |W| (all weights)"]
+    for ax, ylabel in zip(axes, [*ylabels, "training loss"]):
+        label_axes(ax, "iteration", ylabel, legend=7)
     axes[0].set_yscale("log")
     axes[1].set_yscale("log")
     fig.suptitle("fcnet-2: effective step size of AdaGrad vs Adam", fontsize=9)
@@ -445,10 +442,8 @@ def plot_bn_1(ev, data):
             )
     ax.axhline(thr, color="0.5", ls=":", lw=0.8, label=f"trains threshold {thr:.2f}")
     ax.set_xscale("log")
-    ax.set_xlabel("weight scale")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7)
-    ax.set_title("bn-1: batch norm vs none over init scales (shaded: trains)", fontsize=9)
+    title = "bn-1: batch norm vs none over init scales (shaded: trains)"
+    label_axes(ax, "weight scale", "accuracy", legend=7, title=title)
     fig.tight_layout()
     return fig
 
@@ -503,10 +498,9 @@ def plot_bn_2(ev, data):
     _plot_norm_lines(ax, sizes, ev, ev["normalizations"])
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("final accuracy")
-    ax.legend(fontsize=7)
-    ax.set_title("bn-2: final accuracy vs batch size", fontsize=9)
+    label_axes(
+        ax, "batch size", "final accuracy", legend=7, title="bn-2: final accuracy vs batch size"
+    )
     fig.tight_layout()
     return fig
 
@@ -622,11 +616,8 @@ def plot_bn_3(ev, data):
     ax.bar(pos + 0.2, ex, 0.4, label="spread of per-example sums, relative (layer-norm axis)")
     ax.set_yscale("log")
     ax.set_xticks(pos, [k.replace("_", "\n") for k in names], fontsize=7)
-    ax.set_ylabel("statistic (log; ~0 = made constant)")
-    ax.legend(fontsize=7)
-    ax.set_title(
-        f"bn-3: which statistic each preprocessing fixes ({ev['num_images']:,} images)", fontsize=9
-    )
+    title = f"bn-3: which statistic each preprocessing fixes ({ev['num_images']:,} images)"
+    label_axes(ax, ylabel="statistic (log; ~0 = made constant)", legend=7, title=title)
     fig.tight_layout()
     return fig
 
@@ -698,10 +689,8 @@ def plot_bn_4(ev, data):
     ax.axvspan(small[0] * 0.9, small[-1] * 1.1, color="0.9", zorder=0)
     ax.set_xscale("log", base=2)
     ax.set_xticks(widths, [str(w) for w in widths])
-    ax.set_xlabel("hidden width")
-    ax.set_ylabel("final accuracy")
-    ax.legend(fontsize=7)
-    ax.set_title("bn-4: layer norm vs width (shaded: small widths)", fontsize=9)
+    title = "bn-4: layer norm vs width (shaded: small widths)"
+    label_axes(ax, "hidden width", "final accuracy", legend=7, title=title)
     fig.tight_layout()
     return fig
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nplab_io.figures import pyplot, save_figure
+from nplab_io.figures import label_axes, pyplot, save_figure
 
 plt = pyplot()
 
@@ -315,92 +315,77 @@ def dropout(sm, tabs):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for i, (_, r) in enumerate(runs.sort_values("dropout_keep", ascending=False).iterrows()):
         cc = _var_curves(curv, r["variant"])
-        axes[0].plot(
-            cc["epoch"],
-            cc["train_acc"],
-            "-o",
-            ms=3,
-            color=f"C{i}",
-            label=f"keep {r['dropout_keep']:g}",
-        )
-        axes[1].plot(
-            cc["epoch"],
-            cc["val_acc"],
-            "-o",
-            ms=3,
-            color=f"C{i}",
-            label=f"keep {r['dropout_keep']:g}",
-        )
-    axes[0].set_title("train accuracy")
-    axes[1].set_title("val accuracy")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
+        for ax, col in zip(axes, ("train_acc", "val_acc")):
+            ax.plot(
+                cc["epoch"], cc[col], "-o", ms=3, color=f"C{i}", label=f"keep {r['dropout_keep']:g}"
+            )
+    for ax, split in zip(axes, ("train", "val")):
+        ax.set_title(f"{split} accuracy")
+        label_axes(ax, "epoch", legend=7)
     axes[0].set_ylabel("accuracy")
     fig.suptitle(f"dropout: {int(runs['num_train_used'].iloc[0])} training examples", fontsize=9)
     fig.tight_layout()
     return fig
 
 
+def fc_best_curves(sm, tabs):
+    r = tabs[0].iloc[0]
+    return curves(
+        sm,
+        tabs,
+        f"best fully-connected net (fc_best): "
+        f"{json.loads(r['hidden_dims'])}, {r['normalization']}, "
+        f"keep {r['dropout_keep']:g}, {r['optimizer']}",
+    )
+
+
+def fc_init_scale(sm, tabs):
+    runs = tabs[0]
+    runs["net"] = [f"{d}-layer" for d in runs["depth"]]
+    title = (
+        f"init scale: 3- vs 5-layer nets, {int(runs['num_train_used'].iloc[0])} "
+        f"examples, {int(runs['epochs'].iloc[0])} epochs (x = diverged)"
+    )
+    panels = [("train_acc", "final train accuracy", False)]
+    panels += [("final_loss", "final training loss (last epoch)", True)]
+    return scale_sweep(sm, tabs, "net", panels, title)
+
+
+def bn_init_scale(sm, tabs):
+    runs = tabs[0]
+    title = (
+        f"batch norm vs none over init scales "
+        f"({json.loads(runs['hidden_dims'].iloc[0])}, "
+        f"{int(runs['num_train_used'].iloc[0])} examples; x = diverged)"
+    )
+    panels = [(col, f"{col.split('_')[0]} accuracy", False) for col in ("val_acc", "train_acc")]
+    panels += [("final_loss", "final training loss", True)]
+    return scale_sweep(sm, tabs, "normalization", panels, title)
+
+
+#: figure name -> function(sm, the tables of its first table) -> Figure
+FIGURES = {
+    "twolayer_default_curves": lambda sm, tabs: curves(
+        sm, tabs, "two-layer net, the course's first run (twolayer_default)"
+    ),
+    "fc_best_curves": fc_best_curves,
+    "twolayer_weights": weights_grid,
+    "twolayer_search": search_heatmap,
+    "fc_overfit": overfit,
+    "fc_init_scale": fc_init_scale,
+    "fc_optimizers": optimizers,
+    "bn_init_scale": bn_init_scale,
+    "bn_batch_size": batch_size,
+    "ln_width": widths,
+    "dropout_curves": dropout,
+}
+
+
 def main(sm, log):
     fig_name = sm.wildcards.fig
-    tabs = load_tables(sm)
-    t0 = sm.params.tables[0]
-    if fig_name == "twolayer_default_curves":
-        fig = curves(sm, tabs[t0], "two-layer net, the course's first run (twolayer_default)")
-    elif fig_name == "fc_best_curves":
-        r = tabs[t0][0].iloc[0]
-        fig = curves(
-            sm,
-            tabs[t0],
-            f"best fully-connected net (fc_best): "
-            f"{json.loads(r['hidden_dims'])}, {r['normalization']}, "
-            f"keep {r['dropout_keep']:g}, {r['optimizer']}",
-        )
-    elif fig_name == "twolayer_weights":
-        fig = weights_grid(sm, tabs[t0])
-    elif fig_name == "twolayer_search":
-        fig = search_heatmap(sm, tabs[t0])
-    elif fig_name == "fc_overfit":
-        fig = overfit(sm, tabs[t0])
-    elif fig_name == "fc_init_scale":
-        runs = tabs[t0][0]
-        runs["net"] = [f"{d}-layer" for d in runs["depth"]]
-        fig = scale_sweep(
-            sm,
-            tabs[t0],
-            "net",
-            [
-                ("train_acc", "final train accuracy", False),
-                ("final_loss", "final training loss (last epoch)", True),
-            ],
-            f"init scale: 3- vs 5-layer nets, {int(runs['num_train_used'].iloc[0])} "
-            f"examples, {int(runs['epochs'].iloc[0])} epochs (x = diverged)",
-        )
-    elif fig_name == "fc_optimizers":
-        fig = optimizers(sm, tabs[t0])
-    elif fig_name == "bn_init_scale":
-        runs = tabs[t0][0]
-        fig = scale_sweep(
-            sm,
-            tabs[t0],
-            "normalization",
-            [
-                ("val_acc", "val accuracy", False),
-                ("train_acc", "train accuracy", False),
-                ("final_loss", "final training loss", True),
-            ],
-            f"batch norm vs none over init scales "
-            f"({json.loads(runs['hidden_dims'].iloc[0])}, "
-            f"{int(runs['num_train_used'].iloc[0])} examples; x = diverged)",
-        )
-    elif fig_name == "bn_batch_size":
-        fig = batch_size(sm, tabs[t0])
-    elif fig_name == "ln_width":
-        fig = widths(sm, tabs[t0])
-    elif fig_name == "dropout_curves":
-        fig = dropout(sm, tabs[t0])
-    else:  # pragma: no cover - the wildcard is constrained
+    if fig_name not in FIGURES:  # pragma: no cover - the wildcard is constrained
         raise ValueError(f"unknown figure {fig_name!r}")
+    tabs = load_tables(sm)
+    fig = FIGURES[fig_name](sm, tabs[sm.params.tables[0]])
     save_figure(fig, sm.output.fig)
     log.info("figure %s written", fig_name)
