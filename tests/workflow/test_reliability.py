@@ -285,7 +285,7 @@ def test_a_bad_cifar_archive_is_removed_and_another_mirror_then_succeeds(
 def _copy_tree(dst: Path) -> Path:
     """The repository's workflow, packages and configs (what a checkout holds)."""
     dst.mkdir(parents=True)
-    for name in ("Snakefile", "workflow", "src", "config", "profiles", "report"):
+    for name in ("Snakefile", "workflow", "src", "config", "profiles", "report", "envs"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(
