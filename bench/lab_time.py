@@ -1,0 +1,164 @@
+"""Wall time, CPU time and peak memory of the whole lab, stage by stage.
+
+    python bench/lab_time.py run --workdir DIR [--mirror M] [--cores 2]
+    python bench/lab_time.py summary --workdir DIR
+
+``run`` builds the lab from scratch in DIR (a fresh directory holding a copy of config/,
+or a checkout) in two phases with this repository's Snakefile: first everything but the
+convolutional nets (their experiment tables disabled by an overlay config), then the
+default target, which adds the CNN stage and re-renders what gathers every stage (the
+report). The second phase's wall time is what the CNN stage adds. For each phase it
+records the wall time and the CPU time of Snakemake and all its jobs (``RUSAGE_CHILDREN``).
+
+``summary`` reads DIR/results/benchmarks (each job's ``benchmark:`` file) and prints, per
+stage, the jobs, their summed wall and CPU time, the span from the first job's start to
+the last job's end (start = file time - wall time) and the peak RSS of any job; with the
+phases' record it also prints how much CPU the Snakemake main process took (the phase's
+CPU minus its jobs' CPU).
+
+Nothing here is a test; CI never runs it. Run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_RULES = {"download", "load_dataset", "split", "mean_image", "preprocess", "data_figures"}
+STAGES = ("data", "cifar10 (knn, features, linear, nets)", "mnist", "cnn", "report", "other")
+
+
+def _cnn_overlay(config_path: Path) -> dict:
+    tables = yaml.safe_load(config_path.read_text())["experiments"]
+    return {"experiments": {t: {"enabled": False} for t in tables if t.startswith("cnn_")}}
+
+
+def _phase(name: str, wd: Path, args: list[str], log: Path) -> dict:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        rc = subprocess.run(cmd, cwd=wd, stdout=fh, stderr=subprocess.STDOUT).returncode
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"{name}: exit {rc}, wall {wall / 60:.1f} min, CPU {cpu / 60:.1f} min", flush=True)
+    if rc:
+        sys.exit(f"{name} failed; see {log}")
+    return {"phase": name, "wall_s": wall, "cpu_s": cpu, "started": time.time() - wall}
+
+
+def run(wd: Path, mirror: str | None, cores: int) -> None:
+    overlay = wd / "no_cnn.yaml"
+    overlay.write_text(yaml.safe_dump(_cnn_overlay(wd / "config" / "config.yaml")))
+    common = ["--cores", str(cores)] + (["--config", f"mirror={mirror}"] if mirror else [])
+    phases = [
+        _phase(
+            "lab without CNNs",
+            wd,
+            ["--configfile", "config/config.yaml", str(overlay), *common],
+            wd / "lab_time_1.log",
+        ),
+        _phase("CNN stage (+ report)", wd, common, wd / "lab_time_2.log"),
+    ]
+    (wd / "lab_time.json").write_text(json.dumps(phases, indent=1))
+    summary(wd)
+
+
+def _stage(parts: tuple[str, ...], results: Path) -> str:
+    rule, name = parts[0], Path(parts[-1]).stem
+    if rule in DATA_RULES:
+        return "data"
+    if rule == "runs":
+        metrics = json.loads((results / "runs" / name / "metrics.json").read_text())
+        if metrics["kind"] == "cnn":
+            return "cnn"
+        return "mnist" if str(metrics.get("data", "")).startswith("mnist") else STAGES[1]
+    if rule in ("experiments", "questions", "cnn", "mnist"):
+        for stage in ("cnn", "mnist"):
+            if rule == stage or name.startswith(stage):
+                return stage
+        return STAGES[1]
+    if rule in ("knn", "nets", "linear", "features", "extras"):
+        return STAGES[1]
+    return rule if rule in STAGES else "other"
+
+
+def benchmarks(results: Path) -> pd.DataFrame:
+    rows = []
+    for p in sorted((results / "benchmarks").rglob("*.tsv")):
+        b = pd.read_csv(p, sep="\t")
+        if b.empty:
+            continue
+        parts = p.relative_to(results / "benchmarks").parts
+        wall = float(b["s"].iloc[0])
+        end = p.stat().st_mtime
+        rows.append(
+            {
+                "stage": _stage(parts, results),
+                "job": "/".join(parts),
+                "wall_s": wall,
+                "cpu_s": float(b["cpu_time"].iloc[0]),
+                "max_rss_mb": float(b["max_rss"].iloc[0]),
+                "start": end - wall,
+                "end": end,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary(wd: Path) -> None:
+    df = benchmarks(wd / "results")
+    g = df.groupby("stage")
+    table = pd.DataFrame(
+        {
+            "jobs": g.size(),
+            "job wall (min)": g["wall_s"].sum() / 60,
+            "job CPU (min)": g["cpu_s"].sum() / 60,
+            "span (min)": (g["end"].max() - g["start"].min()) / 60,
+            "peak RSS (MB)": g["max_rss_mb"].max(),
+        }
+    ).reindex([s for s in STAGES if s in g.groups])
+    print(table.round(1).to_string())
+    top = df.sort_values("max_rss_mb", ascending=False).head(3)
+    print(
+        "largest jobs (RSS MB):", ", ".join(f"{j} {m:.0f}" for j, m in zip(top.job, top.max_rss_mb))
+    )
+    record = wd / "lab_time.json"
+    if record.is_file():
+        for ph in json.loads(record.read_text()):
+            jobs = df[
+                (df["start"] >= ph["started"] - 1) & (df["end"] <= ph["started"] + ph["wall_s"] + 1)
+            ]
+            main = ph["cpu_s"] - jobs["cpu_s"].sum()
+            print(
+                f"{ph['phase']}: wall {ph['wall_s'] / 60:.1f} min, CPU {ph['cpu_s'] / 60:.1f} min, "
+                f"of which jobs {jobs['cpu_s'].sum() / 60:.1f} ({len(jobs)} jobs), "
+                f"Snakemake itself ~{main / 60:.1f} min"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["run", "summary"])
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--mirror", default=None)
+    ap.add_argument("--cores", type=int, default=2)
+    a = ap.parse_args()
+    if a.command == "run":
+        run(a.workdir.resolve(), a.mirror, a.cores)
+    else:
+        summary(a.workdir.resolve())
+
+
+if __name__ == "__main__":
+    main()
