@@ -17,6 +17,9 @@ __all__ = [
     "check_number",
     "check_choice",
     "check_float_dtype",
+    "check_float_array",
+    "check_vector",
+    "check_real",
     "check_callable",
     "check_generator",
     "generator_property",
@@ -43,6 +46,33 @@ def check_number(name: str, value, *, positive: bool = False) -> float:
         raise ValueError(
             f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}"
         )
+    return v
+
+
+def check_real(name: str, value, lo: float = -math.inf, hi: float = math.inf) -> float:
+    """``value`` as a float in ``[lo, hi]`` (a number of either sign)."""
+    if isinstance(value, _BOOLS) or not isinstance(value, _NUMBERS):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return v
+
+
+def check_float_array(name: str, x) -> np.ndarray:
+    """``x`` as an array of a floating dtype (not converted: the caller chose the dtype)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name} must be a floating array, got dtype {x.dtype}")
+    return x
+
+
+def check_vector(name: str, v, size: int) -> np.ndarray:
+    """``v`` as a floating array of shape ``(size,)`` (a per-feature or per-channel
+    parameter such as gamma or beta)."""
+    v = check_float_array(name, v)
+    if v.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {v.shape}")
     return v
 
 

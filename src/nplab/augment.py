@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from skimage.transform import warp
 
-from ._checks import check_generator, generator_property
+from ._checks import check_generator, check_int, check_real, generator_property
 from .preprocess import normalize_channels
 
 __all__ = [
@@ -120,28 +120,11 @@ def as_images(X, image_shape=None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- validation
-def _real(name: str, value, lo: float = -np.inf, hi: float = np.inf) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}")
-    return v
-
-
-def _int(name: str, value, lo: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
-    return int(value)
-
-
 def _pair(name: str, value, lo: float = -np.inf, hi: float = np.inf) -> tuple[float, float]:
     """A (lo, hi) range with both ends in [lo, hi] and lo <= hi."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
         raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
-    a, b = (_real(name, v, lo, hi) for v in value)
+    a, b = (check_real(name, v, lo, hi) for v in value)
     if a > b:
         raise ValueError(f"{name} must have low <= high, got {value!r}")
     return a, b
@@ -151,7 +134,7 @@ def _sym_range(name: str, value, hi: float = np.inf) -> tuple[float, float]:
     """A number m >= 0 means (-m, m); a pair is taken as given."""
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return _pair(name, value, -hi, hi)
-    m = _real(name, value, 0.0, hi)
+    m = check_real(name, value, 0.0, hi)
     return -m, m
 
 
@@ -159,7 +142,7 @@ def _factor_range(name: str, value) -> tuple[float, float]:
     """torchvision's jitter strength: b >= 0 means factors in [max(0, 1 - b), 1 + b]."""
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return _pair(name, value, 0.0)
-    b = _real(name, value, 0.0)
+    b = check_real(name, value, 0.0)
     return max(0.0, 1.0 - b), 1.0 + b
 
 
@@ -168,8 +151,8 @@ def _fractions(name: str, value) -> tuple[float, float]:
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         if len(value) != 2:
             raise ValueError(f"{name} must be a number or a pair (x, y), got {value!r}")
-        return _real(name, value[0], 0.0, 1.0), _real(name, value[1], 0.0, 1.0)
-    t = _real(name, value, 0.0, 1.0)
+        return check_real(name, value[0], 0.0, 1.0), check_real(name, value[1], 0.0, 1.0)
+    t = check_real(name, value, 0.0, 1.0)
     return t, t
 
 
@@ -197,7 +180,7 @@ class Transform:
     name = ""
 
     def __init__(self, *, p: float = 1.0):
-        self.p = _real("p", p, 0.0, 1.0)
+        self.p = check_real("p", p, 0.0, 1.0)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.p == 0.0 or x.shape[0] == 0:
@@ -268,8 +251,8 @@ class RandomCrop(Transform):
 
     def __init__(self, *, pad: int = 4, fill: float = 0.0, p: float = 1.0):
         super().__init__(p=p)
-        self.pad = _int("pad", pad, 0)
-        self.fill = _real("fill", fill)
+        self.pad = check_int("pad", pad, 0)
+        self.fill = check_real("fill", fill)
 
     def _apply(self, x, rng):
         n, h, w, _ = x.shape
@@ -337,7 +320,7 @@ class RandomAffine(Transform):
         if self.scale[0] <= 0.0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
         self.shear = _sym_range("shear", shear, 89.0)
-        self.fill = _real("fill", fill)
+        self.fill = check_real("fill", fill)
         if order not in (1, 3) or isinstance(order, bool):
             raise ValueError(f"order must be 1 (bilinear) or 3 (bicubic), got {order!r}")
         self.order = int(order)
@@ -389,7 +372,7 @@ class Rescale(Transform):
         self.scale = _pair("scale", scale, 0.0)
         if self.scale[0] <= 0.0:
             raise ValueError(f"scale must be > 0, got {scale!r}")
-        self.fill = _real("fill", fill)
+        self.fill = check_real("fill", fill)
         if order not in (1, 3) or isinstance(order, bool):
             raise ValueError(f"order must be 1 (bilinear) or 3 (bicubic), got {order!r}")
         self.order = int(order)
@@ -517,7 +500,7 @@ class GaussianNoise(Transform):
 
     def __init__(self, *, sigma: float = 0.05, clip=None, p: float = 1.0):
         super().__init__(p=p)
-        self.sigma = _real("sigma", sigma, 0.0)
+        self.sigma = check_real("sigma", sigma, 0.0)
         self.clip = _clip(clip)
 
     def _apply(self, x, rng):
@@ -540,8 +523,8 @@ class Cutout(Transform):
 
     def __init__(self, *, size: int = 8, fill: float = 0.0, inside: bool = False, p: float = 1.0):
         super().__init__(p=p)
-        self.size = _int("size", size, 1)
-        self.fill = _real("fill", fill)
+        self.size = check_int("size", size, 1)
+        self.fill = check_real("fill", fill)
         if not isinstance(inside, (bool, np.bool_)):
             raise ValueError(f"inside must be a bool, got {inside!r}")
         self.inside = bool(inside)

@@ -59,7 +59,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import check_int, check_number
+from ._checks import check_float_array, check_int, check_number, check_vector
 
 __all__ = [
     "DEFAULT_COL_BUDGET_BYTES",
@@ -95,15 +95,8 @@ DEFAULT_COL_BUDGET_BYTES = 4 * 2**20
 
 
 # --------------------------------------------------------------------------- checks
-def _as_float(name: str, x) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name} must be a floating array, got dtype {x.dtype}")
-    return x
-
-
 def _check_nhwc(name: str, x) -> np.ndarray:
-    x = _as_float(name, x)
+    x = check_float_array(name, x)
     if x.ndim != 4:
         raise ValueError(f"{name} must be 4-D (N, H, W, C), got shape {x.shape}")
     return x
@@ -155,8 +148,8 @@ class _ConvGeometry(NamedTuple):
 def _conv_setup(x, w, b, conv_param):
     """Validate the arguments; return ``(x, w, b, geometry)`` in their common dtype."""
     x = _check_nhwc("x", x)
-    w = _as_float("w", w)
-    b = _as_float("b", b)
+    w = check_float_array("w", w)
+    b = check_float_array("b", b)
     if w.ndim != 4:
         raise ValueError(f"w must be 4-D (KH, KW, C_in, C_out), got shape {w.shape}")
     N, H, W, C = x.shape
@@ -549,7 +542,7 @@ def _bn_settings(bn_param, c: int, dtype):
     bn_param.setdefault("running_mean", np.zeros(c, dtype=dtype))
     bn_param.setdefault("running_var", np.ones(c, dtype=dtype))
     for key in ("running_mean", "running_var"):
-        _check_channel_vec(f"bn_param[{key!r}]", bn_param[key], c)
+        check_vector(f"bn_param[{key!r}]", bn_param[key], c)
     return mode, eps, momentum
 
 
@@ -569,8 +562,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param: dict, *, overwrite_x: bo
     """
     x = _check_nhwc("x", x)
     C = x.shape[3]
-    gamma = _check_channel_vec("gamma", gamma, C)
-    beta = _check_channel_vec("beta", beta, C)
+    gamma = check_vector("gamma", gamma, C)
+    beta = check_vector("beta", beta, C)
     mode, eps, momentum = _bn_settings(bn_param, C, x.dtype)
     x2 = x.reshape(-1, C)
     m = x2.shape[0]
@@ -636,8 +629,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G: int, gn_param: dict | None = No
     G = check_int("G", G)
     if C % G:
         raise ValueError(f"G must divide the {C} channels, got G={G}")
-    gamma = _check_channel_vec("gamma", gamma, C)
-    beta = _check_channel_vec("beta", beta, C)
+    gamma = check_vector("gamma", gamma, C)
+    beta = check_vector("beta", beta, C)
     eps = _check_param_dict("gn_param", gn_param).get("eps", 1e-5)
     if not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"gn_param['eps'] must be a positive finite number, got {eps!r}")
@@ -672,13 +665,6 @@ def spatial_groupnorm_backward(dout, cache):
     dx -= xhat * (g * xhat).sum(axis=(1, 3), keepdims=True)
     dx *= inv_std / m
     return dx.reshape(shape), dgamma, dbeta
-
-
-def _check_channel_vec(name: str, v, c: int) -> np.ndarray:
-    v = _as_float(name, v)
-    if v.shape != (c,):
-        raise ValueError(f"{name} must have shape ({c},), got {v.shape}")
-    return v
 
 
 # --------------------------------------------------------------------------- reshaping

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import check_float_array, check_number, check_vector
 
 __all__ = [
     "affine_forward",
@@ -37,23 +37,9 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_float(name: str, x) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name} must be a floating array, got dtype {x.dtype}")
-    return x
-
-
 def _check_2d(name: str, x: np.ndarray) -> None:
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-D (N, D), got shape {x.shape}")
-
-
-def _check_vec(name: str, v, d: int) -> np.ndarray:
-    v = _as_float(name, v)
-    if v.shape != (d,):
-        raise ValueError(f"{name} must have shape ({d},), got {v.shape}")
-    return v
 
 
 def _check_mode(param: dict, what: str) -> str:
@@ -159,7 +145,7 @@ def sigmoid_forward(x):
 
     Uses ``exp(-|x|)`` only, so nothing overflows; cache is ``out``.
     """
-    x = _as_float("x", x)
+    x = check_float_array("x", x)
     z = np.abs(x)
     np.negative(z, out=z)
     with np.errstate(under="ignore"):
@@ -178,7 +164,7 @@ def sigmoid_backward(dout, cache):
 
 def tanh_forward(x):
     """``out = tanh(x)``; cache is ``out``."""
-    x = _as_float("x", x)
+    x = check_float_array("x", x)
     out = np.tanh(x)
     return out, out
 
@@ -214,11 +200,11 @@ ACTIVATIONS = {
 def _norm_inputs(x, gamma, beta, param: dict):
     """What every normalisation checks first: ``x`` (N, D) as floats, ``gamma`` and
     ``beta`` of shape (D,), and ``param``'s ``eps`` (1e-5)."""
-    x = _as_float("x", x)
+    x = check_float_array("x", x)
     _check_2d("x", x)
     d = x.shape[1]
-    gamma = _check_vec("gamma", gamma, d)
-    beta = _check_vec("beta", beta, d)
+    gamma = check_vector("gamma", gamma, d)
+    beta = check_vector("beta", beta, d)
     return x, gamma, beta, check_number("eps", param.get("eps", 1e-5), positive=True)
 
 
@@ -243,8 +229,8 @@ def batchnorm_forward(x, gamma, beta, bn_param: dict):
         bn_param["running_mean"] = np.zeros(d, dtype=x.dtype)
     if "running_var" not in bn_param:
         bn_param["running_var"] = np.ones(d, dtype=x.dtype)
-    rm = _check_vec("bn_param['running_mean']", bn_param["running_mean"], d)
-    rv = _check_vec("bn_param['running_var']", bn_param["running_var"], d)
+    rm = check_vector("bn_param['running_mean']", bn_param["running_mean"], d)
+    rv = check_vector("bn_param['running_var']", bn_param["running_var"], d)
 
     if mode == "train":
         if n < 1:
@@ -356,7 +342,7 @@ def dropout_forward(x, dropout_param: dict):
         or not (0 < p <= 1)
     ):
         raise ValueError(f"dropout_param['p'] must be a keep probability in (0, 1], got {p!r}")
-    x = _as_float("x", x)
+    x = check_float_array("x", x)
     if mode == "test" or p == 1:
         return x.copy(), ("test", None)
     rng = dropout_param.get("rng")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_float_dtype, check_int
+from ._checks import check_float_array, check_float_dtype, check_int
 
 __all__ = [
     "cifar_split_indices",
@@ -35,14 +35,6 @@ __all__ = [
     "channel_stats",
     "normalize_channels",
 ]
-
-
-# --------------------------------------------------------------------------- helpers
-def _check_float_array(name: str, x) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name} must be a floating array, got dtype {x.dtype}")
-    return x
 
 
 # --------------------------------------------------------------------------- splits
@@ -154,7 +146,7 @@ def mean_image(x_train, dtype=None) -> np.ndarray:
 
 def subtract_mean(x, mean) -> np.ndarray:
     """``x - mean`` (mean broadcast over the first axis), in the dtype of ``x``."""
-    x = _check_float_array("x", x)
+    x = check_float_array("x", x)
     mean = np.asarray(mean)
     if mean.shape != x.shape[1:]:
         raise ValueError(f"mean must have shape {x.shape[1:]} (x.shape[1:]), got {mean.shape}")
@@ -194,7 +186,7 @@ def standardize_fit(x_train, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]
     Computed in float64: ``mean = x.mean(0)``, ``std = x.std(0) + eps`` (the ``eps``
     keeps constant columns finite: they standardise to 0).
     """
-    x = _check_float_array("x_train", x_train)
+    x = check_float_array("x_train", x_train)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"x_train must be 2-D (N, D) with N >= 1, got shape {x.shape}")
     if not eps >= 0:
@@ -207,7 +199,7 @@ def standardize_fit(x_train, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]
 
 def standardize_apply(x, mean, std) -> np.ndarray:
     """``(x - mean) / std`` with statistics from :func:`standardize_fit`, dtype of ``x``."""
-    x = _check_float_array("x", x)
+    x = check_float_array("x", x)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (N, D), got shape {x.shape}")
     mean = np.asarray(mean)
@@ -255,7 +247,7 @@ def normalize_channels(x, mean, std, eps: float = 1e-8) -> np.ndarray:
     ``mean``/``std`` of shape (C,), from :func:`channel_stats` on the TRAIN split; the
     same statistics normalise every split.  ``std + eps`` is formed in float64.
     """
-    x = _check_float_array("x", x)
+    x = check_float_array("x", x)
     if x.ndim < 1:
         raise ValueError("x must have a channel axis (last), got a scalar")
     mean = np.asarray(mean)
