@@ -110,17 +110,29 @@ def test_formatters_hand_values():
     assert num(True) == "yes"
 
 
+def _one_run_results(tmp_path, table: str, row: str, question: str, evidence: dict) -> Path:
+    """A results/ holding one experiment table of one run (``row``: the columns after
+    ``table``) and one question's evidence file."""
+    res = tmp_path / "results"
+    (res / "experiments" / table).mkdir(parents=True)
+    (res / "experiments" / table / "runs.csv").write_text(
+        f"table,variant,run,kind,train_acc,val_acc,diverged\n{table},{row}\n"
+    )
+    (res / "questions").mkdir()
+    (res / "questions" / f"{question}.json").write_text(json.dumps(evidence))
+    return res
+
+
 def test_files_of_a_disabled_experiment_left_on_disk_are_not_shown(tmp_path):
     """Issue 13: after `enabled: false`, the old run's table and answer stay on disk; the
     report reads only what the current DAG produces (its inputs), so they disappear."""
-    res = tmp_path / "results"
-    (res / "experiments" / "dropout").mkdir(parents=True)
-    (res / "experiments" / "dropout" / "runs.csv").write_text(
-        "table,variant,run,kind,train_acc,val_acc,diverged\n"
-        "dropout,keep=0.5,net-0123456789ab,net,0.91,0.777,False\n"
+    res = _one_run_results(
+        tmp_path,
+        "dropout",
+        "keep=0.5,net-0123456789ab,net,0.91,0.777,False",
+        "dropout-2",
+        {"gap_keep1": 0.123456},
     )
-    (res / "questions").mkdir()
-    (res / "questions" / "dropout-2.json").write_text(json.dumps({"gap_keep1": 0.123456}))
     shown = _build(res)  # no list of current outputs: the disk is trusted
     assert "0.777" in shown
     html = _build(res, current_outputs=[])  # the config no longer produces them
@@ -130,22 +142,17 @@ def test_files_of_a_disabled_experiment_left_on_disk_are_not_shown(tmp_path):
 
 
 def test_user_text_is_escaped_and_missing_evidence_is_said(tmp_path):
-    res = tmp_path / "results"
-    (res / "experiments" / "svm_course").mkdir(parents=True)
-    (res / "experiments" / "svm_course" / "runs.csv").write_text(
-        "table,variant,run,kind,train_acc,val_acc,diverged\n"
-        "svm_course,<script>alert(1)</script>,linear-000000000000,linear,0.5,0.4,False\n"
-    )
-    (res / "questions").mkdir()
-    (res / "questions" / "softmax-1.json").write_text(
-        json.dumps(
-            {
-                "id": "softmax-1",
-                "split": "<img src=x onerror=alert(2)>",
-                "initial_loss": 2.302,
-                "figures": [],
-            }
-        )
+    res = _one_run_results(
+        tmp_path,
+        "svm_course",
+        "<script>alert(1)</script>,linear-000000000000,linear,0.5,0.4,False",
+        "softmax-1",
+        {
+            "id": "softmax-1",
+            "split": "<img src=x onerror=alert(2)>",
+            "initial_loss": 2.302,
+            "figures": [],
+        },
     )
     registry = _registry_with(
         tmp_path,
