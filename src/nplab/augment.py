@@ -641,11 +641,27 @@ class Augmented:
 
     ``rng`` (settable, e.g. by :class:`nplab.solver.Solver`) drives the augmentation;
     setting it also seeds the wrapped model's ``rng`` (dropout) from it.
+
+    ``test_hflip``: test-time augmentation. TEST mode scores each image as the mean of the
+    model's class scores for it and for its left-right mirror image (no randomness), so
+    :meth:`predict` and the Solver's accuracies see those averaged scores.
     """
 
-    def __init__(self, model, pipeline, image_shape=None, *, normalize=None, seed: int = 0):
+    def __init__(
+        self,
+        model,
+        pipeline,
+        image_shape=None,
+        *,
+        normalize=None,
+        seed: int = 0,
+        test_hflip: bool = False,
+    ):
         if not callable(getattr(model, "loss", None)):
             raise ValueError("model must have a loss(X, y=None, reduction=...) method")
+        if not isinstance(test_hflip, (bool, np.bool_)):
+            raise ValueError(f"test_hflip must be True or False, got {test_hflip!r}")
+        self.test_hflip = bool(test_hflip)
         self.model = model
         self.pipeline = pipeline if isinstance(pipeline, Pipeline) else build_pipeline(pipeline)
         if image_shape is not None:
@@ -688,13 +704,28 @@ class Augmented:
         X = np.asarray(X)
         return self.normalize(as_images(X, self.image_shape)).reshape(X.shape)
 
+    def _mirrored(self, X):
+        X = np.asarray(X)
+        return np.ascontiguousarray(as_images(X, self.image_shape)[:, :, ::-1]).reshape(X.shape)
+
     def loss(self, X, y=None, reduction: str = "mean"):
         if y is not None:
             X = self.pipeline(X, self._rng, self.image_shape)
-        return self.model.loss(self._normalized(X), y, reduction=reduction)
+            return self.model.loss(self._normalized(X), y, reduction=reduction)
+        scores = self.model.loss(self._normalized(X))
+        if self.test_hflip:
+            scores = 0.5 * (scores + self.model.loss(self._normalized(self._mirrored(X))))
+        return scores
 
     def predict(self, X, batch_size: int = 1000) -> np.ndarray:
-        return self.model.predict(self._normalized(X), batch_size=batch_size)
+        if not self.test_hflip:
+            return self.model.predict(self._normalized(X), batch_size=batch_size)
+        batch_size = check_int("batch_size", batch_size)
+        X = np.asarray(X)
+        out = np.empty(X.shape[0], dtype=np.int64)
+        for i in range(0, X.shape[0], batch_size):
+            out[i : i + batch_size] = np.argmax(self.loss(X[i : i + batch_size]), axis=1)
+        return out
 
 
 class HorizontalFlip(Augmented):

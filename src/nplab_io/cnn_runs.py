@@ -15,7 +15,9 @@ Data (:func:`prepare_cnn_data`), in this order, on the raw float32 pixel rows (H
 
 The rows stay raw: the model is wrapped in :class:`nplab.augment.Augmented`, which
 augments a training batch on raw pixels and then normalises it (test time: normalises
-only), so crops pad with black and colour jitter sees real colours.
+only), so crops pad with black and colour jitter sees real colours. ``test_hflip``
+evaluates every image as the mean class scores of it and its mirror image (test-time
+augmentation); such a run also reports its accuracies without it (:func:`plain_accuracies`).
 
 Transfer (:func:`init_from_source`): the target net is built with its own fresh head
 (its class count, its seed); every convolution's parameters and batch-norm statistics are
@@ -57,6 +59,8 @@ __all__ = [
     "cnn_macs",
     "cnn_train_images",
     "cnn_test_predictions",
+    "plain_accuracies",
+    "evaluation_note",
 ]
 
 SPLITS = ("train", "val", "test")
@@ -228,7 +232,30 @@ def wrap_cnn(spec: dict, model, image_shape, stats: dict) -> Augmented:
         image_shape,
         normalize=input_normalizer(stats),
         seed=spec["seed"],
+        test_hflip=spec["test_hflip"],
     )
+
+
+def plain_accuracies(spec: dict, net: Augmented, data: dict) -> dict:
+    """A ``test_hflip`` run's val (and, if tested, test) accuracy WITHOUT the mirror
+    images, as ``val_acc_plain`` / ``test_acc_plain``; nothing for other runs."""
+    if not spec["test_hflip"]:
+        return {}
+    plain = Augmented(net.model, [], net.image_shape, normalize=net.normalize)
+    splits = ("val", "test") if spec["test"] else ("val",)
+    return {
+        f"{s}_acc_plain": float(np.mean(plain.predict(data[f"X_{s}"]) == data[f"y_{s}"]))
+        for s in splits
+    }
+
+
+def evaluation_note(spec: dict, test_acc_plain: float | None = None) -> str:
+    """How a cnn run's accuracies were measured, for the report: one view, or the
+    test-time flip with the single-view test accuracy beside it."""
+    if not spec["test_hflip"]:
+        return "one view per image"
+    without = "" if test_acc_plain is None else f"; {test_acc_plain:.1%} test without it"
+    return f"test-time flip{without}"
 
 
 def build_cnn_solver(spec: dict, model, data: dict, *, callback=None, **overrides) -> Solver:
@@ -289,7 +316,7 @@ def cnn_test_predictions(spec: dict, state: dict, path) -> tuple[np.ndarray, np.
     k = len(spec["classes"]) if spec.get("classes") else CNN_NUM_CLASSES
     model = build_cnn(spec, image_shape, k)
     stats = load_cnn_state(model, state)
-    net = Augmented(model, [], image_shape, normalize=input_normalizer(stats))
+    net = wrap_cnn(spec | {"augment": []}, model, image_shape, stats)
     return net.predict(X, batch_size=1000), y
 
 

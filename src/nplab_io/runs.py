@@ -134,6 +134,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "input_norm": "channel",  # channel (x - mu_c)/sigma_c | mean_image | none: TRAIN stats
         "augment": [],  # [{name, ...params}] of nplab.augment, on raw pixels
+        "test_hflip": False,  # evaluate on the mean scores of each image and its mirror
         "pixel_shuffle": None,  # seed of one fixed permutation of the H*W positions
         "classes": None,  # a subset of labels, relabelled 0..k-1 in the given order
         "per_class": None,  # first N training images of each class
@@ -197,7 +198,7 @@ _NONNEG = {"reg"}
 _UNIT_OPEN = {"momentum", "decay_rate", "beta1", "beta2"}  # [0, 1)
 _POS_INT = {"epochs", "eval_train_samples", "num_filters", "filter_size", "hidden_dim"}
 _POS_INT_OR_NULL = {"num_train", "num_val", "iterations", "per_class"}
-_BOOL = {"keep_best", "flip", "test", "record_stats", "global_pool"}
+_BOOL = {"keep_best", "flip", "test", "record_stats", "global_pool", "test_hflip"}
 # per-kind restrictions of a shared enum
 _KIND_ENUMS = {"cnn": {"data": ("cifar10/pixels",)}}
 

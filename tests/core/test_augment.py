@@ -348,6 +348,44 @@ def test_augmented_rng_plumbing():
         aug.Augmented(object(), [])
 
 
+class _Linear:
+    """Class scores ``rows @ W``: a model whose scores see the image's orientation."""
+
+    def __init__(self, W):
+        self.W = np.asarray(W, dtype=np.float64)
+        self.params = {}
+
+    def loss(self, X, y=None, reduction="mean"):
+        scores = np.asarray(X, dtype=np.float64).reshape(len(X), -1) @ self.W
+        return scores if y is None else (float(scores.sum()), {})
+
+    def predict(self, X, batch_size=1000):
+        return np.argmax(self.loss(X), axis=1)
+
+
+def test_test_time_hflip_averages_the_scores_of_image_and_mirror():
+    # one 1x2 image [1, 3]: plain scores [3, 3, 5.5] (class 2); its mirror [3, 1] scores
+    # [9, 1, 4.5]; the mean [6, 2, 5] picks class 0
+    W = [[3.0, 0.0, 1.0], [0.0, 1.0, 1.5]]
+    x = np.array([[1.0, 3.0]], np.float32)
+    plain = aug.Augmented(_Linear(W), [], (1, 2, 1))
+    tta = aug.Augmented(_Linear(W), [], (1, 2, 1), test_hflip=True)
+    np.testing.assert_array_equal(plain.loss(x), [[3.0, 3.0, 5.5]])
+    np.testing.assert_array_equal(tta.loss(x), [[6.0, 2.0, 5.0]])
+    assert plain.predict(x).tolist() == [2] and tta.predict(x).tolist() == [0]
+    # batched: the same labels whatever the batch size; the input is left untouched
+    X = np.array([[1.0, 3.0], [3.0, 1.0], [0.0, 4.0]], np.float32)
+    before = X.copy()
+    expect = np.argmax(0.5 * (X @ np.asarray(W) + X[:, ::-1] @ np.asarray(W)), axis=1)
+    for batch_size in (1, 2, 1000):
+        np.testing.assert_array_equal(tta.predict(X, batch_size=batch_size), expect)
+    np.testing.assert_array_equal(X, before)
+    # training mode never averages: the labels' loss sees the batch as given
+    assert tta.loss(x, np.zeros(1, int))[0] == plain.loss(x, np.zeros(1, int))[0] == 11.5
+    with pytest.raises(ValueError, match="test_hflip must be True or False"):
+        aug.Augmented(_Linear(W), [], (1, 2, 1), test_hflip="yes")
+
+
 def test_horizontal_flip_pinned_small_case():
     # default_rng(0).random(4) = [0.637, 0.270, 0.041, 0.017]: p = 0.5 flips rows 1, 2, 3.
     model = Recorder()

@@ -13,10 +13,12 @@ from nplab_io.cnn_runs import (
     cnn_cost,
     cnn_state,
     cnn_test_predictions,
+    evaluation_note,
     first_per_class,
     init_from_source,
     load_cnn_state,
     pixel_permutation,
+    plain_accuracies,
     prepare_cnn_data,
     select_classes,
     shuffle_pixels,
@@ -384,3 +386,31 @@ def test_saved_state_reproduces_the_test_predictions(tmp_path):
     again = build_cnn(spec, SHAPE, 3)
     assert load_cnn_state(again, state).keys() == {"mean_image"}
     assert isinstance(net, Augmented)
+
+
+def test_test_time_flip_reaches_every_evaluation_and_reports_the_single_view(tmp_path):
+    arrays = _arrays()
+    spec = _spec(blocks=SMALL, batch_size=6, test_hflip=True, test=True)
+    cd = prepare_cnn_data(arrays, spec, SHAPE)
+    model = build_cnn(spec, SHAPE, 10)
+    _, net = _train(spec, cd, model)
+    X = cd.data["X_test"]
+    mirrored = X.reshape((-1,) + SHAPE)[:, :, ::-1].reshape(X.shape)
+    single = Augmented(model, [], SHAPE, normalize=net.normalize)
+    mean_scores = 0.5 * (single.loss(X) + single.loss(mirrored))
+    assert net.test_hflip and np.array_equal(net.predict(X), np.argmax(mean_scores, axis=1))
+    path = tmp_path / "pixels.npz"
+    np.savez(path, **arrays, image_shape=np.array(SHAPE))
+    state = cnn_state(model, cd.stats)
+    assert np.array_equal(cnn_test_predictions(spec, state, path)[0], net.predict(X))
+    no_flip = spec | {"test_hflip": False}
+    assert np.array_equal(cnn_test_predictions(no_flip, state, path)[0], single.predict(X))
+    plain = plain_accuracies(spec, net, cd.data)
+    assert plain == {
+        f"{s}_acc_plain": float(np.mean(single.predict(cd.data[f"X_{s}"]) == cd.data[f"y_{s}"]))
+        for s in ("val", "test")
+    }
+    assert plain_accuracies(no_flip, net, cd.data) == {}
+    assert evaluation_note(spec, 0.5) == "test-time flip; 50.0% test without it"
+    assert evaluation_note(no_flip) == "one view per image"
+    assert canonical_spec("cnn", {})["test_hflip"] is False

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from nplab_io.atomic import write_json_atomic
-from nplab_io.cnn_runs import cnn_test_predictions
+from nplab_io.cnn_runs import cnn_test_predictions, evaluation_note
 from nplab_io.jobs import run_job
 from nplab_io.models import build_net, linear_scores, load_net_state
 
@@ -25,8 +25,16 @@ def main(sm, log):
         X, y = np.ascontiguousarray(z["X_test"], dtype=np.float32), z["y_test"]
     with np.load(path) as z:
         state = {k: z[k] for k in z.files}
+    extra = {}
     if rec["kind"] == "cnn":  # its classes, pixel shuffle and saved input statistics
         pred, y = cnn_test_predictions(spec, state, sm.input.data)
+        if spec["test_hflip"]:  # the single-view accuracies too: what the flip adds
+            single, _ = cnn_test_predictions(spec | {"test_hflip": False}, state, sm.input.data)
+            extra = {
+                "val_acc_plain": float(best["val_acc_plain"]),
+                "test_acc_plain": float(np.mean(single == y)),
+            }
+        extra["evaluation"] = evaluation_note(spec, extra.get("test_acc_plain"))
     elif rec["kind"] == "linear":
         pred = np.argmax(linear_scores(state["W"], X), axis=1)
     else:
@@ -64,7 +72,8 @@ def main(sm, log):
             "diverged_candidates": int(len(runs) - len(ok)),
             "confusion": confusion.tolist(),
             "predictions": pred.tolist(),
-        },
+        }
+        | extra,
     )
 
 

@@ -19,6 +19,7 @@ from nplab_io.cnn_runs import (
     cnn_state,
     init_from_source,
     load_cnn_data,
+    plain_accuracies,
     wrap_cnn,
 )
 from nplab_io.jobs import run_job
@@ -46,16 +47,17 @@ def build(sm, spec, cd, log):
 def metrics_of(run, spec, hist, model, net, cd):
     data = cd.data
     train_acc = training.accuracy(net, *train_subsample(spec, data))
-    return training.run_metrics(run, "cnn", spec, hist, net, data, train_acc, batch_size=1000) | {
+    frozen = getattr(model, "frozen", ())
+    sizes = {
         "num_val_used": int(len(data["y_val"])),
         "num_test_used": int(len(data["y_test"])),
         "num_classes": int(cd.num_classes),
         "num_params": int(sum(p.size for p in model.params.values())),
-        "num_trainable": int(
-            sum(p.size for k, p in model.params.items() if k not in getattr(model, "frozen", ()))
-        ),
+        "num_trainable": int(sum(p.size for k, p in model.params.items() if k not in frozen)),
         "macs_per_image": int(cnn_macs(spec)),
     }
+    metrics = training.run_metrics(run, "cnn", spec, hist, net, data, train_acc, batch_size=1000)
+    return metrics | sizes | plain_accuracies(spec, net, data)
 
 
 def main(sm, log):
