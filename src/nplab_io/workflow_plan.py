@@ -78,8 +78,8 @@ def run_runtime_min(spec: dict) -> int:
 
 def run_priority(spec: dict) -> int:
     """Longest runs first (0-90, ~10 s per step at 50 GFLOP/s; single-example SGD counted
-    10x for its per-step overhead). Below the two-thread jobs (features, knn_full: 100),
-    which must find every core free."""
+    10x for its per-step overhead). Below the data preparation and the features (100),
+    which the runs wait for."""
     seconds = run_flops(spec) / 50e9 * (10 if spec.get("batch_size") == 1 else 1)
     return min(90, int(seconds / 10))
 

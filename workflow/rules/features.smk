@@ -14,12 +14,13 @@ rule features:
         f"{LOGS}/features/cifar10.log",
     benchmark:
         f"{BENCH}/features/cifar10.tsv"
-    # first: every feature run waits for it, and a two-thread job would otherwise wait for a
-    # moment when both cores are free
+    # first: every feature run waits for it. One thread: Snakemake's scheduler reserves no
+    # cores, so a two-thread job waits until two jobs happen to end together (in practice
+    # until the queue drains); a second thread gave little on 2 cores
     priority: 100
     conda:
         CONDA_ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
