@@ -34,6 +34,8 @@ import pandas as pd
 import psutil
 import yaml
 
+from nplab_io.report import benchmark_table
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_RULES = {"download", "load_dataset", "split", "mean_image", "preprocess", "data_figures"}
 STAGES = ("data", "cifar10 (knn, features, linear, nets)", "mnist", "cnn", "report", "other")
@@ -89,7 +91,7 @@ def run(wd: Path, mirror: str | None, cores: int) -> None:
 
 
 def _stage(parts: tuple[str, ...], results: Path) -> str:
-    rule, name = parts[0], Path(parts[-1]).stem
+    rule, name = parts[0], parts[-1]
     if rule in DATA_RULES:
         return "data"
     if rule == "runs":
@@ -108,25 +110,11 @@ def _stage(parts: tuple[str, ...], results: Path) -> str:
 
 
 def benchmarks(results: Path) -> pd.DataFrame:
-    rows = []
-    for p in sorted((results / "benchmarks").rglob("*.tsv")):
-        b = pd.read_csv(p, sep="\t")
-        if b.empty:
-            continue
-        parts = p.relative_to(results / "benchmarks").parts
-        wall = float(b["s"].iloc[0])
-        end = p.stat().st_mtime
-        rows.append(
-            {
-                "stage": _stage(parts, results),
-                "job": "/".join(parts),
-                "wall_s": wall,
-                "max_rss_mb": float(b["max_rss"].iloc[0]),
-                "start": end - wall,
-                "end": end,
-            }
-        )
-    return pd.DataFrame(rows)
+    """The report's table of benchmark files, with each job's stage and start time."""
+    df = benchmark_table(results).rename(columns={"s": "wall_s"})
+    df["stage"] = [_stage(Path(job).parts, results) for job in df["job"]]
+    df["start"] = df["end"] - df["wall_s"]
+    return df
 
 
 def summary(wd: Path) -> None:

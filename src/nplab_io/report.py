@@ -462,7 +462,11 @@ def provenance(results: Path) -> list[dict]:
     return out
 
 
-def performance(results: Path) -> dict:
+def benchmark_table(results: Path) -> pd.DataFrame:
+    """One row per job's ``benchmark:`` file under ``results/benchmarks``: its rule (first
+    folder), job (path without suffix), wall seconds ``s``, peak RSS ``max_rss_mb`` (a
+    sample: see bench/lab_time.py) and the file's time ``end``; empty or unreadable files
+    (a job that never finished) are left out."""
     rows = []
     for p in sorted(glob.glob(str(results / "benchmarks" / "**" / "*.tsv"), recursive=True)):
         try:
@@ -478,11 +482,16 @@ def performance(results: Path) -> dict:
                 "job": str(rel.with_suffix("")),
                 "s": float(b["s"].iloc[0]),
                 "max_rss_mb": float(b["max_rss"].iloc[0]) if "max_rss" in b else float("nan"),
+                "end": Path(p).stat().st_mtime,
             }
         )
-    if not rows:
+    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss_mb", "end"])
+
+
+def performance(results: Path) -> dict:
+    df = benchmark_table(results)
+    if df.empty:
         return {"by_rule": None, "slowest": None, "total_s": 0.0, "jobs": 0}
-    df = pd.DataFrame(rows)
     by_rule = (
         df.groupby("rule")
         .agg(
@@ -494,7 +503,7 @@ def performance(results: Path) -> dict:
         .sort_values("total_s", ascending=False)
         .reset_index()
     )
-    slowest = df.sort_values("s", ascending=False).head(15)
+    slowest = df.drop(columns="end").sort_values("s", ascending=False).head(15)
     return {
         "by_rule": html_table(by_rule, 200),
         "slowest": html_table(slowest, 15),

@@ -21,12 +21,14 @@ from nplab_io.evidence import load_registry
 from nplab_io.report import (
     Outputs,
     References,
+    benchmark_table,
     build_report,
     csv_tables,
     embed_figure,
     glance_rows,
     num,
     pct,
+    performance,
 )
 
 REPORT = ROOT / "report"
@@ -102,6 +104,26 @@ def _build(results: Path, questions_dir: Path = REPORT / "questions", **kw) -> s
         config={"seed": 0},
         **kw,
     )
+
+
+def test_benchmark_files_become_one_row_per_finished_job(tmp_path):
+    bench = tmp_path / "benchmarks"
+    (bench / "runs").mkdir(parents=True)
+    (bench / "knn").mkdir()
+    header = "s\th:m:s\tmax_rss\tmax_vms\n"
+    (bench / "runs" / "net-a.tsv").write_text(header + "12.5\t0:00:12\t300.5\t900\n")
+    (bench / "runs" / "net-b.tsv").write_text(header + "2.0\t0:00:02\t100\t400\n")
+    (bench / "knn" / "full_l1.tsv").write_text(header + "7.25\t0:00:07\t50\t80\n")
+    (bench / "knn" / "unfinished.tsv").write_text("")
+    df = benchmark_table(tmp_path)
+    assert df["job"].tolist() == ["knn/full_l1", "runs/net-a", "runs/net-b"]
+    assert df["rule"].tolist() == ["knn", "runs", "runs"]
+    assert df["s"].tolist() == [7.25, 12.5, 2.0] and df["max_rss_mb"].tolist() == [50, 300.5, 100]
+    perf = performance(tmp_path)
+    assert perf["jobs"] == 3 and perf["total_s"] == 21.75
+    assert perf["slowest"]["columns"] == ["rule", "job", "s", "max_rss_mb"]  # no file times
+    assert benchmark_table(tmp_path / "none").empty
+    assert performance(tmp_path / "none")["jobs"] == 0
 
 
 def test_formatters_hand_values():
