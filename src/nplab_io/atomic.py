@@ -29,6 +29,7 @@ __all__ = [
     "write_bytes_atomic",
     "write_text_atomic",
     "write_json_atomic",
+    "read_json",
     "save_npz_atomic",
     "sweep_stale_temps",
     "TEMP_SUFFIX",
@@ -190,6 +191,12 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON document in ``path`` (UTF-8): the reading side of :func:`write_json_atomic`."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:

@@ -12,7 +12,6 @@ Used by workflow/scripts/report.py.
 import base64
 import glob
 import io
-import json
 import math
 import os
 import re
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from nplab_io.atomic import read_json
 from nplab_io.evidence.registry import answer_environment, load_registry, num, pct, render_answer
 
 PINNED = [
@@ -42,11 +42,6 @@ PINNED = [
     "snakemake",
     "snakemake-executor-plugin-slurm",
 ]
-
-
-def _read_json(path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _caption(path: Path) -> str:
@@ -253,7 +248,7 @@ def experiment_tables(results: Path, names, max_rows) -> list[dict]:
         )
         best = results / "experiments" / name / "best.json"
         if results.shows(best):
-            b = _read_json(best)
+            b = read_json(best)
             t["best"] = {
                 "variant": b["variant"],
                 "val_acc": b["val_acc"],
@@ -311,7 +306,7 @@ def our_record(results: Outputs, r) -> dict | None:
     if not results.shows(src):
         return None
     if src.suffix == ".json":
-        return _read_json(src)
+        return read_json(src)
     df = pd.read_csv(src)
     if "query" in r:
         df = df.query(r["query"])
@@ -436,7 +431,7 @@ def provenance(results: Path) -> list[dict]:
         p = results / "data" / f"{ds}.provenance.json"
         if not p.exists():
             continue
-        prov = _read_json(p)
+        prov = read_json(p)
         out.append(
             {
                 "dataset": ds,
@@ -583,7 +578,7 @@ def answer(q: dict, results: Outputs, env: jinja2.Environment) -> dict:
             "disabled or failed)."
         )
         return out
-    ev = _read_json(path)
+    ev = read_json(path)
     try:
         # rendered with autoescape: evidence values are escaped, the template's own markup
         # (entities such as &lt;) is kept, so the page must not escape it a second time

@@ -4,11 +4,11 @@ anchors.csv reference with the protocol difference spelled out."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from nplab_io.atomic import read_json
 from nplab_io.tables import write_csv_atomic
 
 __all__ = [
@@ -21,11 +21,6 @@ __all__ = [
     "anchor_fields",
     "write_summary",
 ]
-
-
-def read_json(path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def data_note(prov: dict) -> str:

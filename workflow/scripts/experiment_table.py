@@ -8,18 +8,12 @@ loss.csv    one row per run and iteration bin: the minibatch loss, averaged over
 timings.csv one row per run: wall time (not reproducible, hence its own file)
 """
 
-import json
-
 import numpy as np
 import pandas as pd
 
+from nplab_io.atomic import read_json
 from nplab_io.jobs import run_job
 from nplab_io.tables import write_csv_atomic
-
-
-def _read_json(path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def binned(loss: np.ndarray, max_points: int):
@@ -46,11 +40,11 @@ def main(sm, log):
     table = sm.params.table
     rows, curves, losses, timings = [], [], [], []
     for rec, mpath, tpath, hpath in zip(runs, sm.input.metrics, sm.input.timing, sm.input.history):
-        m = _read_json(mpath)
+        m = read_json(mpath)
         if m["run"] != rec["run"]:
             raise ValueError(f"{mpath}: holds run {m['run']!r}, expected {rec['run']!r}")
         rows.append({"table": table, "variant": rec["variant"], **m})
-        t = _read_json(tpath)
+        t = read_json(tpath)
         timings.append(
             {
                 "table": table,

@@ -3,11 +3,10 @@ per SGD iteration, from the table's loss.csv (binned as there), for the best run
 grid and, beside it, the best run of the course grid. Log scale: with a large reg the
 initial loss is dominated by the penalty of the random initial weights."""
 
-import json
-
 import numpy as np
 import pandas as pd
 
+from nplab_io.atomic import read_json
 from nplab_io.figures import pyplot, save_figure
 from nplab_io.jobs import run_job
 
@@ -18,8 +17,7 @@ def main(sm, log):
     model = sm.wildcards.model
     fig, ax = plt.subplots(figsize=(7.0, 4.0))
     for k, (lpath, bpath) in enumerate(zip(sm.input.loss, sm.input.best)):
-        with open(bpath, encoding="utf-8") as fh:
-            best = json.load(fh)
+        best = read_json(bpath)
         loss = pd.read_csv(lpath)
         cur = loss[loss["run"] == best["run"]].sort_values("iteration")
         cur = cur[np.isfinite(cur["loss"])]

@@ -1,11 +1,11 @@
 """results/mnist/best.csv: per MNIST table the best faithful and the best tuned row (by val
 accuracy), and the val-selected best model of mnist_best; the overall best by val first."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from nplab_io.atomic import read_json
 from nplab_io.jobs import run_job
 from nplab_io.tables import write_csv_atomic
 
@@ -30,8 +30,7 @@ def main(sm, log):
                     "train_acc": float(r[f"{kind}_train_acc"]),
                 }
             )
-    with open(sm.input.best, encoding="utf-8") as fh:
-        best = json.load(fh)
+    best = read_json(sm.input.best)
     spec = best["spec"]
     rows.append(
         {

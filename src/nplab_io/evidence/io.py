@@ -3,13 +3,14 @@ what it may write."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from nplab_io.atomic import read_json
 
 __all__ = ["QuestionData", "check_evidence", "rel", "read_json", "MAX_LABEL_CHARS"]
 
@@ -25,11 +26,6 @@ def rel(path) -> str:
     """A path under results/ as the report expects it (relative to results/)."""
     p = Path(path).as_posix()
     return p.split("results/", 1)[1] if "results/" in p else p
-
-
-def read_json(path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 class QuestionData:

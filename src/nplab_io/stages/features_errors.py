@@ -11,12 +11,11 @@ whether the gallery shows it. The images come from split.npz X_test (uint8, flat
 the image_shape layout, height x width x channels).
 """
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from nplab.linear_analysis import per_class_accuracy
+from nplab_io.atomic import read_json
 from nplab_io.figures import pyplot, save_figure
 from nplab_io.tables import write_csv_atomic
 
@@ -93,8 +92,7 @@ def main(sm, log):
     fmts = len(sm.output.confusion) // len(tables)
     rows = []
     for t, (table, bpath) in enumerate(zip(tables, sm.input.best)):
-        with open(bpath, encoding="utf-8") as fh:
-            best = json.load(fh)
+        best = read_json(bpath)
         if best["table"] != table:
             raise ValueError(f"{bpath}: holds table {best['table']!r}, expected {table!r}")
         pred = np.asarray(best["predictions"], dtype=np.int64)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nplab_io.atomic import read_json
 from nplab_io.figures import label_axes, pyplot, save_figure
 
 plt = pyplot()
@@ -76,8 +77,7 @@ def curves(sm, tabs, title):
 def weights_grid(sm, tabs):
     """First-layer weights of the best twolayer_search run as 32x32x3 images."""
     runs, _, _ = tabs
-    with open(sm.input.best, encoding="utf-8") as fh:
-        best = json.load(fh)
+    best = read_json(sm.input.best)
     paths = {Path(p).parent.name: p for p in sm.input.params}  # results/runs/<run>/
     with np.load(paths[best["run"]]) as z:
         W1 = z["W1"].astype(np.float64)
