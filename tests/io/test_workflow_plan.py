@@ -34,7 +34,7 @@ def test_priority_orders_runs_longest_first_below_the_two_thread_jobs():
     larger = dict(large, epochs=80)
     assert plan.run_priority(small) == 0
     assert 0 < plan.run_priority(large) < plan.run_priority(larger) == 90
-    assert plan.run_priority(dict(larger, epochs=800)) == 90  # the two-thread jobs have 100
+    assert plan.run_priority(dict(larger, epochs=800)) == 90  # capped (data preparation: 100)
     # single-example SGD counts 10x for its per-step overhead
     one = _spec("net", num_train=4000, hidden_dims=[100], epochs=10, batch_size=1)
     batched = dict(one, batch_size=100)

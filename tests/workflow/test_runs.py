@@ -148,10 +148,12 @@ def _dry_run_priorities(workdir):
     return out
 
 
-def test_longest_runs_start_first_and_two_thread_jobs_before_them(workdir):
+def test_longest_runs_start_first_after_the_data_and_features(workdir):
     """The full config's dry run: fc_best (the longest CIFAR run) has the top training
-    priority, a 1,500-iteration course SVM run the bottom one; the two-thread jobs
-    (features, knn_full) are above every training run."""
+    priority, a 1,500-iteration course SVM run the bottom one; the data preparation and
+    the jobs that many runs wait for (features, knn_full) are above every training run,
+    and every training run of the default config has one thread (Snakemake reserves no
+    cores for a two-thread job: it would wait until the queue drains)."""
     cfg = validate_config(
         load_yaml(workdir / "config" / "config.yaml"),
         load_yaml(ROOT / "workflow" / "schemas" / "config.schema.yaml"),
@@ -163,12 +165,16 @@ def test_longest_runs_start_first_and_two_thread_jobs_before_them(workdir):
     fc_best = exp["fc_best"][0]["run"]
     assert train[fc_best] == max(train.values()) > 0
     assert train[exp["svm_course"][0]["run"]] == 0
-    assert prio[("features", None)] == prio[("knn_full", "l1")] == 100 > max(train.values())
-    # cnn runs: one job per distinct run; the two-thread best CNN beside the other
-    # two-thread jobs, the one-epoch 49,000-image run above a 100-image sanity run
+    first = [("features", None), ("knn_full", "l1"), ("preprocess", None), ("split", None)]
+    assert {prio[job] for job in first} == {100} and max(train.values()) < 100
+    assert (
+        all(cfg["experiments"][t]["threads"] == 1 for t in exp)
+        and cfg["knn"]["full"]["threads"] == 1
+    )
+    # cnn runs: one job per distinct run; the best CNN (the longest) first, the one-epoch
+    # 49,000-image run above a 100-image sanity run
     cnn = {run: p for (rule, run), p in prio.items() if rule == "train_cnn"}
     cnn_runs = {r["run"] for t, recs in exp.items() if t.startswith("cnn_") for r in recs}
     assert set(cnn) == cnn_runs and len(cnn_runs) >= 40
-    assert cnn[exp["cnn_best"][0]["run"]] == 100
+    assert cnn[exp["cnn_best"][0]["run"]] == max(cnn.values()) == 90
     assert cnn[exp["cnn_three_layer"][0]["run"]] > cnn[exp["cnn_overfit"][0]["run"]]
-    assert max(p for r, p in cnn.items() if r != exp["cnn_best"][0]["run"]) <= 90
