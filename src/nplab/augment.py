@@ -41,6 +41,7 @@ import numpy as np
 from skimage.transform import warp
 
 from ._checks import check_generator, check_int, check_real, generator_property
+from .nets import predict_in_batches
 from .preprocess import normalize_channels
 
 __all__ = [
@@ -704,28 +705,20 @@ class Augmented:
         X = np.asarray(X)
         return self.normalize(as_images(X, self.image_shape)).reshape(X.shape)
 
-    def _mirrored(self, X):
-        X = np.asarray(X)
-        return np.ascontiguousarray(as_images(X, self.image_shape)[:, :, ::-1]).reshape(X.shape)
-
     def loss(self, X, y=None, reduction: str = "mean"):
         if y is not None:
             X = self.pipeline(X, self._rng, self.image_shape)
             return self.model.loss(self._normalized(X), y, reduction=reduction)
         scores = self.model.loss(self._normalized(X))
         if self.test_hflip:
-            scores = 0.5 * (scores + self.model.loss(self._normalized(self._mirrored(X))))
+            mirrored = hflip(X, self.image_shape or np.shape(X)[1:])
+            scores = 0.5 * (scores + self.model.loss(self._normalized(mirrored)))
         return scores
 
     def predict(self, X, batch_size: int = 1000) -> np.ndarray:
         if not self.test_hflip:
             return self.model.predict(self._normalized(X), batch_size=batch_size)
-        batch_size = check_int("batch_size", batch_size)
-        X = np.asarray(X)
-        out = np.empty(X.shape[0], dtype=np.int64)
-        for i in range(0, X.shape[0], batch_size):
-            out[i : i + batch_size] = np.argmax(self.loss(X[i : i + batch_size]), axis=1)
-        return out
+        return predict_in_batches(self, X, batch_size)  # through loss: the averaged scores
 
 
 class HorizontalFlip(Augmented):

@@ -49,7 +49,7 @@ from .layers import (
 )
 from .losses import LOSSES, penalty, softmax_loss
 
-__all__ = ["init_weights", "INIT_SCHEMES", "TwoLayerNet", "FullyConnectedNet"]
+__all__ = ["init_weights", "INIT_SCHEMES", "TwoLayerNet", "FullyConnectedNet", "predict_in_batches"]
 
 #: Names accepted by :func:`init_weights`.
 INIT_SCHEMES = ("gaussian", "uniform", "xavier", "he")
@@ -108,7 +108,9 @@ def _first_affine_backward(dout, cache):
     return weight_grad(x, dout), dout.sum(axis=0)
 
 
-def _predict(model, X, batch_size) -> np.ndarray:
+def predict_in_batches(model, X, batch_size) -> np.ndarray:
+    """Labels (int64) from ``model.loss(X)``'s test-mode scores, ``batch_size`` rows at a
+    time: the ``predict`` of every model here and of :class:`nplab.augment.Augmented`."""
     batch_size = check_int("batch_size", batch_size)
     X = np.asarray(X)
     n = X.shape[0]
@@ -129,7 +131,7 @@ class _Model:
 
     def predict(self, X, batch_size: int = 1000) -> np.ndarray:
         """Predicted labels (int64, shape (N,)) in test mode, ``batch_size`` rows at a time."""
-        return _predict(self, X, batch_size)
+        return predict_in_batches(self, X, batch_size)
 
 
 # --------------------------------------------------------------------------- two-layer
