@@ -38,6 +38,7 @@ from nplab.solver import Solver
 
 from .models import build_solver, load_bn_stats, load_net_state, net_state
 from .runs import CNN_NUM_CLASSES
+from .training import accuracy
 
 __all__ = [
     "CnnData",
@@ -58,6 +59,7 @@ __all__ = [
     "cnn_cost",
     "cnn_macs",
     "cnn_train_images",
+    "cnn_test_net",
     "cnn_test_predictions",
     "plain_accuracies",
     "evaluation_note",
@@ -236,17 +238,15 @@ def wrap_cnn(spec: dict, model, image_shape, stats: dict) -> Augmented:
     )
 
 
-def plain_accuracies(spec: dict, net: Augmented, data: dict) -> dict:
-    """A ``test_hflip`` run's val (and, if tested, test) accuracy WITHOUT the mirror
-    images, as ``val_acc_plain`` / ``test_acc_plain``; nothing for other runs."""
+def plain_accuracies(spec: dict, net: Augmented, data: dict, splits=None) -> dict:
+    """A ``test_hflip`` run's accuracies WITHOUT the mirror images, as ``<split>_acc_plain``
+    for ``splits`` of ``data`` (default: val, and test if the spec tests); nothing for
+    other runs."""
     if not spec["test_hflip"]:
         return {}
     plain = Augmented(net.model, [], net.image_shape, normalize=net.normalize)
-    splits = ("val", "test") if spec["test"] else ("val",)
-    return {
-        f"{s}_acc_plain": float(np.mean(plain.predict(data[f"X_{s}"]) == data[f"y_{s}"]))
-        for s in splits
-    }
+    splits = splits or (("val", "test") if spec["test"] else ("val",))
+    return {f"{s}_acc_plain": accuracy(plain, data[f"X_{s}"], data[f"y_{s}"]) for s in splits}
 
 
 def evaluation_note(spec: dict, test_acc_plain: float | None = None) -> str:
@@ -303,9 +303,10 @@ def load_cnn_state(model, state: dict, *, source: str = "params") -> dict:
     return {k[len(_STATS_PREFIX) :]: v for k, v in state.items() if k.startswith(_STATS_PREFIX)}
 
 
-def cnn_test_predictions(spec: dict, state: dict, path) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted, true) labels of a trained cnn run on its test split (its classes and
-    pixel shuffle; the saved TRAIN statistics normalise)."""
+def cnn_test_net(spec: dict, state: dict, path) -> tuple[Augmented, np.ndarray, np.ndarray]:
+    """A trained cnn run's net (its saved state, evaluated as its spec says) and its test
+    split (its classes and pixel shuffle) as ``(net, X, y)``; the saved TRAIN statistics
+    normalise."""
     with np.load(path) as z:
         X, y = z["X_test"], z["y_test"]
         image_shape = tuple(int(s) for s in z["image_shape"])
@@ -316,7 +317,12 @@ def cnn_test_predictions(spec: dict, state: dict, path) -> tuple[np.ndarray, np.
     k = len(spec["classes"]) if spec.get("classes") else CNN_NUM_CLASSES
     model = build_cnn(spec, image_shape, k)
     stats = load_cnn_state(model, state)
-    net = wrap_cnn(spec | {"augment": []}, model, image_shape, stats)
+    return wrap_cnn(spec | {"augment": []}, model, image_shape, stats), X, y
+
+
+def cnn_test_predictions(spec: dict, state: dict, path) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, true) labels of a trained cnn run on its test split (:func:`cnn_test_net`)."""
+    net, X, y = cnn_test_net(spec, state, path)
     return net.predict(X, batch_size=1000), y
 
 

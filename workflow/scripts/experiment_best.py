@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from nplab_io.atomic import write_json_atomic
-from nplab_io.cnn_runs import cnn_test_predictions, evaluation_note
+from nplab_io.cnn_runs import cnn_test_net, evaluation_note, plain_accuracies
 from nplab_io.jobs import run_job
 from nplab_io.models import build_net, linear_scores, load_net_state
 
@@ -27,13 +27,12 @@ def main(sm, log):
         state = {k: z[k] for k in z.files}
     extra = {}
     if rec["kind"] == "cnn":  # its classes, pixel shuffle and saved input statistics
-        pred, y = cnn_test_predictions(spec, state, sm.input.data)
-        if spec["test_hflip"]:  # the single-view accuracies too: what the flip adds
-            single, _ = cnn_test_predictions(spec | {"test_hflip": False}, state, sm.input.data)
-            extra = {
-                "val_acc_plain": float(best["val_acc_plain"]),
-                "test_acc_plain": float(np.mean(single == y)),
-            }
+        net, X, y = cnn_test_net(spec, state, sm.input.data)
+        pred = net.predict(X, batch_size=1000)
+        # a test-time-flip run: the single-view accuracies too, what the flip adds
+        extra = plain_accuracies(spec, net, {"X_test": X, "y_test": y}, splits=("test",))
+        if extra:
+            extra["val_acc_plain"] = float(best["val_acc_plain"])
         extra["evaluation"] = evaluation_note(spec, extra.get("test_acc_plain"))
     elif rec["kind"] == "linear":
         pred = np.argmax(linear_scores(state["W"], X), axis=1)
