@@ -15,6 +15,8 @@ from __future__ import annotations
 from .cnn_runs import cnn_cost, cnn_macs, cnn_train_images
 
 __all__ = [
+    "FIRST_PRIORITY",
+    "RUN_PRIORITY_MAX",
     "ROWS",
     "DIMS",
     "run_size",
@@ -31,6 +33,12 @@ __all__ = [
     "CNN_FIGURE_TEXT",
     "cnn_caption",
 ]
+
+#: The priority of the jobs every run waits for (data preparation, features, knn_full) and
+#: of multi-thread runs; training runs stay below it (at most RUN_PRIORITY_MAX), so these
+#: start first (Snakemake reserves no cores: a multi-thread job waits for all to be free).
+FIRST_PRIORITY = 100
+RUN_PRIORITY_MAX = 90
 
 #: Training rows per dataset (full config), for the resource estimates.
 ROWS = {"cifar10": 49000, "mnist": 48000}
@@ -77,11 +85,10 @@ def run_runtime_min(spec: dict) -> int:
 
 
 def run_priority(spec: dict) -> int:
-    """Longest runs first (0-90, ~10 s per step at 50 GFLOP/s; single-example SGD counted
-    10x for its per-step overhead). Below the data preparation and the features (100),
-    which the runs wait for."""
+    """Longest runs first (0 to RUN_PRIORITY_MAX, ~10 s per step at 50 GFLOP/s;
+    single-example SGD counted 10x for its per-step overhead); below FIRST_PRIORITY."""
     seconds = run_flops(spec) / 50e9 * (10 if spec.get("batch_size") == 1 else 1)
-    return min(90, int(seconds / 10))
+    return min(RUN_PRIORITY_MAX, int(seconds / 10))
 
 
 # ---------------------------------------------------------------- cnn runs
@@ -119,11 +126,11 @@ def cnn_runtime_min(spec: dict, cifar10: dict) -> int:
 
 
 def cnn_priority(spec: dict, threads: int, cifar10: dict) -> int:
-    """As :func:`run_priority` (longest first, ~10 s per step at 50 GFLOP/s, at most 90);
-    a two-thread run gets 100 with the other two-thread jobs, which need both cores."""
+    """As :func:`run_priority` (longest first, ~10 s per step at 50 GFLOP/s); a
+    multi-thread run gets FIRST_PRIORITY, as it needs every core free."""
     if threads > 1:
-        return 100
-    return min(90, int(cnn_flops(spec, cifar10) / 50e9 / 10))
+        return FIRST_PRIORITY
+    return min(RUN_PRIORITY_MAX, int(cnn_flops(spec, cifar10) / 50e9 / 10))
 
 
 # ---------------------------------------------------------------- what rules pass on

@@ -16,9 +16,8 @@ rule download:
         f"{BENCH}/download/{{dataset}}/{{filename}}.tsv"
     wildcard_constraints:
         filename=r"[A-Za-z0-9_.-]+\.(gz|tar\.gz)",
-    # before any training run: every later job waits for the data, and with the
-    # runs' priorities (up to 90) it would otherwise wait behind them
-    priority: 100
+    # the data preparation goes first: every later job waits for it
+    priority: plan.FIRST_PRIORITY
     retries: 0
     conda:
         CONDA_ENV
@@ -46,8 +45,7 @@ rule load_dataset:
         f"{LOGS}/load_dataset/{{dataset}}.log",
     benchmark:
         f"{BENCH}/load_dataset/{{dataset}}.tsv"
-    # before the training runs (see download)
-    priority: 100
+    priority: plan.FIRST_PRIORITY
     conda:
         CONDA_ENV
     threads: 1
@@ -71,8 +69,7 @@ rule split:
         f"{LOGS}/split/{{dataset}}.log",
     benchmark:
         f"{BENCH}/split/{{dataset}}.tsv"
-    # before the training runs (see download)
-    priority: 100
+    priority: plan.FIRST_PRIORITY
     conda:
         CONDA_ENV
     threads: 1
@@ -97,8 +94,7 @@ rule mean_image:
         f"{LOGS}/mean_image/{{dataset}}.log",
     benchmark:
         f"{BENCH}/mean_image/{{dataset}}.tsv"
-    # before the training runs (see download)
-    priority: 100
+    priority: plan.FIRST_PRIORITY
     conda:
         CONDA_ENV
     threads: 1
@@ -127,8 +123,7 @@ rule preprocess:
         f"{BENCH}/preprocess/{{dataset}}/{{variant}}.tsv"
     wildcard_constraints:
         variant="pixels|centered|centered_bias|scaled",
-    # before the training runs (see download)
-    priority: 100
+    priority: plan.FIRST_PRIORITY
     conda:
         CONDA_ENV
     threads: 1

@@ -17,7 +17,7 @@ rule features:
     # first: every feature run waits for it. One thread: Snakemake's scheduler reserves no
     # cores, so a two-thread job waits until two jobs happen to end together (in practice
     # until the queue drains); a second thread gave little on 2 cores
-    priority: 100
+    priority: plan.FIRST_PRIORITY
     conda:
         CONDA_ENV
     threads: 1

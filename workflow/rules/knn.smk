@@ -150,7 +150,7 @@ rule knn_full:
         metric="l1|l2",
     # a multi-thread job waits for every core to be free; without priority the scheduler
     # keeps starting one-thread runs and this job would run last, alone
-    priority: 100
+    priority: plan.FIRST_PRIORITY
     conda:
         CONDA_ENV
     threads: KNN["full"]["threads"]
