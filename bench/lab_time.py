@@ -13,7 +13,9 @@ that of the Snakemake process alone (polled every 2 s; its jobs excluded).
 
 ``summary`` reads DIR/results/benchmarks (each job's ``benchmark:`` file) and prints, per
 stage, the jobs, their summed wall time, the span from the first job's start to the last
-job's end (start = file time - wall time) and the peak RSS of any job, then the phases.
+job's end (start = file time - wall time) and the peak RSS of any job, then the phases
+with how busy the cores were (CPU / (cores x wall)): at ~100% no schedule is faster, only
+less CPU work.
 A benchmark file's CPU time and RSS are samples (every 0.5 s for the first 15 s of a job,
 then every 30 s), so CPU time is left out and a peak shorter than 30 s can be missed.
 
@@ -46,7 +48,7 @@ def _cnn_overlay(config_path: Path) -> dict:
     return {"experiments": {t: {"enabled": False} for t in tables if t.startswith("cnn_")}}
 
 
-def _phase(name: str, wd: Path, args: list[str], log: Path) -> dict:
+def _phase(name: str, wd: Path, args: list[str], log: Path, cores: int) -> dict:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -70,7 +72,13 @@ def _phase(name: str, wd: Path, args: list[str], log: Path) -> dict:
     )
     if proc.returncode:
         sys.exit(f"{name} failed; see {log}")
-    return {"phase": name, "wall_s": wall, "cpu_s": cpu, "snakemake_cpu_s": main_cpu}
+    return {
+        "phase": name,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "snakemake_cpu_s": main_cpu,
+        "cores": cores,
+    }
 
 
 def run(wd: Path, mirror: str | None, cores: int) -> None:
@@ -83,8 +91,9 @@ def run(wd: Path, mirror: str | None, cores: int) -> None:
             wd,
             ["--configfile", "config/config.yaml", str(overlay), *common],
             wd / "lab_time_1.log",
+            cores,
         ),
-        _phase("CNN stage (+ report)", wd, common, wd / "lab_time_2.log"),
+        _phase("CNN stage (+ report)", wd, common, wd / "lab_time_2.log", cores),
     ]
     (wd / "lab_time.json").write_text(json.dumps(phases, indent=1))
     summary(wd)
@@ -139,8 +148,17 @@ def summary(wd: Path) -> None:
             main_cpu = ph.get("snakemake_cpu_s", float("nan"))
             print(
                 f"{ph['phase']}: wall {ph['wall_s'] / 60:.1f} min, CPU {ph['cpu_s'] / 60:.1f} min "
-                f"(Snakemake itself {main_cpu / 60:.1f})"
+                f"(Snakemake itself {main_cpu / 60:.1f}){_busy(ph)}"
             )
+
+
+def _busy(phase: dict) -> str:
+    """How full the cores were: near 100% means only less CPU work can shorten the phase."""
+    if "cores" not in phase:
+        return ""
+    busy = phase["cpu_s"] / (phase["cores"] * phase["wall_s"])
+    floor = phase["cpu_s"] / phase["cores"] / 60
+    return f"; {phase['cores']} cores {busy:.0%} busy, so at least {floor:.1f} min for this CPU"
 
 
 def main() -> None:
