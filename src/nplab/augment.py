@@ -38,7 +38,6 @@ import inspect
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from skimage.transform import warp
 
 from ._checks import check_generator, check_int, check_real, generator_property
 from .nets import predict_in_batches
@@ -271,6 +270,10 @@ class RandomCrop(Transform):
 
 def _warp_batch(x: np.ndarray, inv: np.ndarray, fill: float, order: int) -> np.ndarray:
     """Each image resampled at ``inv[i] @ (col, row, 1)`` (scikit-image's warp)."""
+    # Imported on first use: scikit-image (and SciPy under it) takes ~0.4 s to import, which
+    # every training job would pay, and only rotate / affine / rescale need it.
+    from skimage.transform import warp
+
     out = np.empty_like(x)
     for i in range(x.shape[0]):
         # clip=False: order 1 cannot overshoot; order 3 may, and is left unclipped on purpose.

@@ -468,3 +468,18 @@ def test_channel_stats_errors():
         pp.channel_stats(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="numeric"):
         pp.channel_stats(np.zeros((2, 3), dtype=bool))
+
+
+def test_training_imports_leave_scikit_image_unloaded():
+    """Every training job imports these modules; scikit-image (and SciPy under it) adds
+    ~0.4 s to each job's start, so only the interpolating transforms may load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import nplab.augment, nplab_io.models, nplab_io.cnn_runs, nplab_io.training\n"
+        "print(sorted(m for m in ('skimage', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
