@@ -79,11 +79,11 @@ def _check_shape(X: np.ndarray, image_shape) -> tuple[int, ...]:
     return shape
 
 
-def hflip(X: np.ndarray, image_shape) -> np.ndarray:
-    """Every row of ``X`` mirrored left-right (a new array, same shape and dtype)."""
+def hflip(X: np.ndarray, image_shape=None) -> np.ndarray:
+    """Every image of ``X`` mirrored left-right (a new array, same shape and dtype); ``X``
+    and ``image_shape`` as in :func:`as_images`."""
     X = np.asarray(X)
-    shape = _check_shape(X, image_shape)
-    return np.ascontiguousarray(X.reshape((-1,) + shape)[:, :, ::-1]).reshape(X.shape)
+    return np.ascontiguousarray(as_images(X, image_shape)[:, :, ::-1]).reshape(X.shape)
 
 
 def random_hflip(
@@ -714,7 +714,7 @@ class Augmented:
             return self.model.loss(self._normalized(X), y, reduction=reduction)
         scores = self.model.loss(self._normalized(X))
         if self.test_hflip:
-            mirrored = hflip(X, self.image_shape or np.shape(X)[1:])
+            mirrored = hflip(X, self.image_shape)
             scores = 0.5 * (scores + self.model.loss(self._normalized(mirrored)))
         return scores
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -473,9 +476,6 @@ def test_channel_stats_errors():
 def test_training_imports_leave_scikit_image_unloaded():
     """Every training job imports these modules; scikit-image (and SciPy under it) adds
     ~0.4 s to each job's start, so only the interpolating transforms may load it."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "import nplab.augment, nplab_io.models, nplab_io.cnn_runs, nplab_io.training\n"
